@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+from quickscale.core.checks import dependency_check
+
+
+class APIConfig(AppConfig):
+    name = "quickscale.api"
+    label = "quickscale_api"
+    verbose_name = "QuickScale API"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from quickscale.api import conf  # noqa: F401  (installs the defaults)
+        from quickscale.api.checks import check_settings
+
+        checks.register(
+            dependency_check(
+                self.name,
+                [
+                    ("quickscale.credits", "quickscale_api.E001"),
+                    ("quickscale.services", "quickscale_api.E002"),
+                    ("quickscale.apikeys", "quickscale_api.E003"),
+                ],
+            ),
+            checks.Tags.compatibility,
+        )
+        checks.register(check_settings, checks.Tags.compatibility)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class APIKeysConfig(AppConfig):
+    name = "quickscale.apikeys"
+    label = "quickscale_apikeys"
+    verbose_name = "QuickScale API keys"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from quickscale.apikeys import conf  # noqa: F401  (installs the defaults)
+        from quickscale.apikeys.checks import check_settings
+
+        checks.register(check_settings, checks.Tags.compatibility)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class CoreConfig(AppConfig):
+    name = "quickscale.core"
+    label = "quickscale_core"
+    verbose_name = "QuickScale core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from quickscale.core import conf  # noqa: F401  (installs the defaults)
+        from quickscale.core.checks import check_settings
+
+        checks.register(check_settings, checks.Tags.compatibility)

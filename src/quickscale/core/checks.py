@@ -1,0 +1,97 @@
+"""System check helpers shared by the quickscale apps, and the checks of ``quickscale.core``.
+
+Every check reads settings at call time and names the exact setting or app that is wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+Check = Callable[..., list[checks.CheckMessage]]
+
+
+def dependency_check(app_name: str, requires: Sequence[tuple[str, str]]) -> Check:
+    """Build a check that reports each required app missing from ``INSTALLED_APPS``.
+
+    ``requires`` pairs each required app with the id reported when it is absent, e.g.
+    ``[("quickscale.credits", "quickscale_services.E001")]``. Apps that depend on another keep
+    every import of it inside functions, so a missing app surfaces here, never as an ImportError.
+    """
+
+    def check_dependencies(**kwargs: Any) -> list[checks.CheckMessage]:
+        return [
+            checks.Error(
+                f"{app_name} requires {required!r}, which is not in INSTALLED_APPS.",
+                hint=f"Add {required!r} to INSTALLED_APPS.",
+                id=check_id,
+            )
+            for required, check_id in requires
+            if not apps.is_installed(required)
+        ]
+
+    return check_dependencies
+
+
+def integer_setting_error(
+    name: str, check_id: str, *, minimum: int, maximum: int | None = None, allow_none: bool = False
+) -> checks.CheckMessage | None:
+    """An error when ``settings.<name>`` is not an integer in ``[minimum, maximum]``."""
+    value = getattr(settings, name)
+    if value is None and allow_none:
+        return None
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    if valid and maximum is not None:
+        valid = value <= maximum
+    if valid:
+        return None
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+    also = " or None" if allow_none else ""
+    return checks.Error(
+        f"{name} must be an integer {bounds}{also}, not {value!r}.",
+        id=check_id,
+    )
+
+
+def check_settings(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    proxies = settings.QUICKSCALE_CORE_TRUSTED_PROXIES
+    if isinstance(proxies, str) or not isinstance(proxies, (list, tuple)):
+        errors.append(
+            checks.Error(
+                "QUICKSCALE_CORE_TRUSTED_PROXIES must be a list of networks, "
+                f"not {type(proxies).__name__}.",
+                hint='For example ["10.0.0.0/8", "127.0.0.1/32"].',
+                id="quickscale_core.E001",
+            )
+        )
+    else:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except (TypeError, ValueError):
+                errors.append(
+                    checks.Error(
+                        f"QUICKSCALE_CORE_TRUSTED_PROXIES contains {proxy!r}, "
+                        "which is not an IP network.",
+                        hint='Use CIDR notation such as "10.0.0.0/8".',
+                        id="quickscale_core.E002",
+                    )
+                )
+    header = settings.QUICKSCALE_CORE_REQUEST_ID_HEADER
+    if not isinstance(header, str) or not header.strip():
+        errors.append(
+            checks.Error(
+                "QUICKSCALE_CORE_REQUEST_ID_HEADER must be a non-empty header name, "
+                f"not {header!r}.",
+                id="quickscale_core.E003",
+            )
+        )
+    return errors

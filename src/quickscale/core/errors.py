@@ -1,0 +1,34 @@
+"""The one exception family of the suite.
+
+Every error a caller can cause carries a stable ``code``; the API and the views map codes to
+responses in one place, so the code is part of the public contract and never changes meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QuickScaleError(Exception):
+    """Base class of every error the suite raises on purpose."""
+
+    code: str = "error"
+    status: int = 400
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON error shape shared by every quickscale endpoint."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ConfigurationError(QuickScaleError):
+    """A feature was used while its settings are incomplete."""
+
+    code = "not_configured"
+    status = 503

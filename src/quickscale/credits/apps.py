@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class CreditsConfig(AppConfig):
+    name = "quickscale.credits"
+    label = "quickscale_credits"
+    verbose_name = "QuickScale credits"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from quickscale.credits import conf  # noqa: F401  (installs the defaults)
+        from quickscale.credits.checks import check_settings
+
+        checks.register(check_settings, checks.Tags.compatibility)

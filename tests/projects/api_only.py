@@ -1,0 +1,10 @@
+from tests.projects.base import *  # noqa: F403
+from tests.projects.base import DJANGO_APPS
+
+INSTALLED_APPS = [
+    *DJANGO_APPS,
+    "quickscale.credits",
+    "quickscale.services",
+    "quickscale.apikeys",
+    "quickscale.api",
+]

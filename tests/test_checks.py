@@ -1,0 +1,100 @@
+"""Each app's settings are validated by a system check whose id names the wrong setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from quickscale.api.checks import check_settings as api_checks
+from quickscale.apikeys.checks import check_settings as apikeys_checks
+from quickscale.audit.checks import check_settings as audit_checks
+from quickscale.billing.checks import check_settings as billing_checks
+from quickscale.core.checks import check_settings as core_checks
+from quickscale.credits.checks import check_settings as credits_checks
+from quickscale.services.checks import check_settings as services_checks
+
+ALL_CHECKS = [
+    core_checks,
+    credits_checks,
+    services_checks,
+    apikeys_checks,
+    billing_checks,
+    audit_checks,
+    api_checks,
+]
+
+
+def ids(messages: list[checks.CheckMessage]) -> list[str]:
+    return [message.id for message in messages if message.id]
+
+
+def test_the_full_check_run_passes_with_default_settings() -> None:
+    messages = checks.run_checks(include_deployment_checks=False)
+    assert [m for m in messages if m.level >= checks.WARNING] == []
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS)
+def test_default_settings_pass_each_app_check(check: Any) -> None:
+    assert check() == []
+
+
+@pytest.mark.parametrize(
+    ("check", "setting", "value", "check_id"),
+    [
+        (core_checks, "QUICKSCALE_CORE_TRUSTED_PROXIES", "10.0.0.0/8", "quickscale_core.E001"),
+        (core_checks, "QUICKSCALE_CORE_TRUSTED_PROXIES", ["10.0.0.0/33"], "quickscale_core.E002"),
+        (core_checks, "QUICKSCALE_CORE_TRUSTED_PROXIES", ["proxy.local"], "quickscale_core.E002"),
+        (core_checks, "QUICKSCALE_CORE_REQUEST_ID_HEADER", "  ", "quickscale_core.E003"),
+        (credits_checks, "QUICKSCALE_CREDITS_DECIMAL_PLACES", 9, "quickscale_credits.E001"),
+        (credits_checks, "QUICKSCALE_CREDITS_DECIMAL_PLACES", "2", "quickscale_credits.E001"),
+        (credits_checks, "QUICKSCALE_CREDITS_DECIMAL_PLACES", True, "quickscale_credits.E001"),
+        (credits_checks, "QUICKSCALE_CREDITS_HOLD_TIMEOUT", 0, "quickscale_credits.E002"),
+        (services_checks, "QUICKSCALE_SERVICES_AUTODISCOVER", "yes", "quickscale_services.E002"),
+        (services_checks, "QUICKSCALE_SERVICES_DEFAULT_TIMEOUT", -1, "quickscale_services.E003"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_PREFIX", "QS", "quickscale_apikeys.E001"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_PREFIX", "q", "quickscale_apikeys.E001"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_PREFIX", "qs_live", "quickscale_apikeys.E001"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_PATH_PREFIXES", "/api/", "quickscale_apikeys.E002"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_PATH_PREFIXES", ["api/"], "quickscale_apikeys.E002"),
+        (audit_checks, "QUICKSCALE_AUDIT_SEAL_BATCH_SIZE", 0, "quickscale_audit.E001"),
+        (audit_checks, "QUICKSCALE_AUDIT_RETENTION_DAYS", 0, "quickscale_audit.E002"),
+        (api_checks, "QUICKSCALE_API_PAGE_SIZE", 0, "quickscale_api.E004"),
+        (api_checks, "QUICKSCALE_API_MAX_PAGE_SIZE", "many", "quickscale_api.E005"),
+        (api_checks, "QUICKSCALE_API_PAGE_SIZE", 500, "quickscale_api.E006"),
+    ],
+)
+def test_a_wrong_setting_is_reported_with_its_check_id_and_name(
+    check: Any, setting: str, value: Any, check_id: str
+) -> None:
+    with override_settings(**{setting: value}):
+        messages = check()
+
+    assert ids(messages) == [check_id]
+    assert setting in messages[0].msg
+
+
+def test_audit_retention_accepts_none_meaning_forever() -> None:
+    with override_settings(QUICKSCALE_AUDIT_RETENTION_DAYS=None):
+        assert audit_checks() == []
+
+
+def test_partially_configured_billing_warns_naming_each_missing_setting() -> None:
+    with override_settings(QUICKSCALE_BILLING_STRIPE_SECRET_KEY="sk_test_123"):
+        messages = billing_checks()
+
+    assert ids(messages) == ["quickscale_billing.W001"]
+    assert "QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY" in messages[0].msg
+    assert "QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET" in messages[0].msg
+    assert "QUICKSCALE_BILLING_STRIPE_SECRET_KEY" not in messages[0].msg
+
+
+def test_fully_configured_billing_passes() -> None:
+    with override_settings(
+        QUICKSCALE_BILLING_STRIPE_SECRET_KEY="sk_test_123",
+        QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="pk_test_123",
+        QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET="whsec_123",
+    ):
+        assert billing_checks() == []
