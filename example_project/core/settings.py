@@ -1,0 +1,136 @@
+"""Settings of the QuickScale example project.
+
+Environment-first: every deployment-specific value is an environment variable with a safe
+development default, so a fresh clone runs with none set (SQLite, console email, DEBUG on).
+
+Production is ``QUICKSCALE_ENV=production``. It requires ``SECRET_KEY``, ``ALLOWED_HOSTS`` and
+``EMAIL_HOST`` (start-up fails with ``ImproperlyConfigured`` naming the missing one), forces
+DEBUG off, and switches on the HTTPS settings of ``core.security_settings``. ``DATABASE_URL``
+(e.g. ``postgres://user:password@host:5432/name``) selects PostgreSQL in any mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+# Django reads only the UPPER_CASE names these imports bring in.
+from core.email_settings import *  # noqa: F403
+from core.env_utils import env_bool, env_list, get_env, is_production
+from core.logging_settings import *  # noqa: F403
+from core.security_settings import *  # noqa: F403
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PRODUCTION = is_production()
+
+SECRET_KEY = get_env(
+    "SECRET_KEY",
+    "django-insecure-quickscale-example-development-only-never-use-in-production",
+    required=PRODUCTION,
+)
+DEBUG = not PRODUCTION and env_bool("DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], required=PRODUCTION)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Lets WhiteNoise serve static files under runserver too, as it does in production.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "allauth",
+    "allauth.account",
+    "quickscale.core",
+    "quickscale.credits",
+    "quickscale.services",
+    "quickscale.apikeys",
+    "quickscale.billing",
+    "quickscale.audit",
+    "quickscale.api",
+    "users",
+    "public",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "core.urls"
+WSGI_APPLICATION = "core.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=600,
+        conn_health_checks=True,
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers take the lock when their transaction starts, so concurrent requests queue
+    # instead of failing with "database is locked" half-way through a ledger write.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed file names let browsers cache static files for ever; they need
+    # collectstatic, so development serves the source files as they are.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Authentication: email and password only, through django-allauth.
+AUTH_USER_MODEL = "users.CustomUser"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+SITE_ID = 1
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "public:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "public:home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+# Development has no mail server to confirm addresses with; production insists on it.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory" if PRODUCTION else "optional"

@@ -1,0 +1,21 @@
+"""``manage.py demo``: one command from a fresh clone to a running site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Apply the migrations, then serve the example project on a development server."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on.")
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=options["verbosity"])
+        # The reloader would re-run this command, and migrate, in a child process.
+        call_command("runserver", f"{host}:{port}", use_reloader=False)
