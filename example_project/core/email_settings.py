@@ -7,20 +7,39 @@ default to an authenticated STARTTLS submission on port 587.
 
 from __future__ import annotations
 
+import django
+
 from core.env_utils import env_bool, env_int, get_env, is_production
 
 PRODUCTION = is_production()
 
-if PRODUCTION:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+_backend = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend"
+)
+_smtp = {
+    "host": get_env("EMAIL_HOST", "localhost", required=PRODUCTION),
+    "port": env_int("EMAIL_PORT", 587),
+    "username": get_env("EMAIL_HOST_USER"),
+    "password": get_env("EMAIL_HOST_PASSWORD"),
+    "use_tls": env_bool("EMAIL_USE_TLS", True),
+    # A stalled SMTP server must not hold a web worker for ever.
+    "timeout": env_int("EMAIL_TIMEOUT", 10),
+}
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 configures mail through MAILERS; the EMAIL_* settings are deprecated there.
+    MAILERS = {
+        "default": {"BACKEND": _backend, "OPTIONS": _smtp if PRODUCTION else {}},
+    }
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-EMAIL_HOST = get_env("EMAIL_HOST", "localhost", required=PRODUCTION)
-EMAIL_PORT = env_int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = get_env("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = get_env("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-# A stalled SMTP server must not hold a web worker for ever.
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+    EMAIL_BACKEND = _backend
+    EMAIL_HOST = _smtp["host"]
+    EMAIL_PORT = _smtp["port"]
+    EMAIL_HOST_USER = _smtp["username"]
+    EMAIL_HOST_PASSWORD = _smtp["password"]
+    EMAIL_USE_TLS = _smtp["use_tls"]
+    EMAIL_TIMEOUT = _smtp["timeout"]
 DEFAULT_FROM_EMAIL = get_env("DEFAULT_FROM_EMAIL", "QuickScale <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
