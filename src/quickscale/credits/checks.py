@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 
 from quickscale.core.checks import integer_setting_error
+from quickscale.credits.amounts import MAX_DIGITS, STORED_PLACES
+from quickscale.credits.models import GrantSource
 
 
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    return [
+    errors = [
         error
         for error in (
             integer_setting_error(
-                "QUICKSCALE_CREDITS_DECIMAL_PLACES", "quickscale_credits.E001", minimum=0, maximum=8
+                "QUICKSCALE_CREDITS_DECIMAL_PLACES",
+                "quickscale_credits.E001",
+                minimum=0,
+                maximum=STORED_PLACES,
             ),
             integer_setting_error(
                 "QUICKSCALE_CREDITS_HOLD_TIMEOUT", "quickscale_credits.E002", minimum=1
@@ -25,3 +32,34 @@ def check_settings(
         )
         if error is not None
     ]
+    maximum = settings.QUICKSCALE_CREDITS_MAX_AMOUNT
+    limit = Decimal(10) ** (MAX_DIGITS - STORED_PLACES)
+    if (
+        isinstance(maximum, bool)
+        or not isinstance(maximum, (int, Decimal))
+        or not (0 < maximum < limit)
+    ):
+        errors.append(
+            checks.Error(
+                f"QUICKSCALE_CREDITS_MAX_AMOUNT must be a Decimal above 0 and below {limit}, "
+                f"not {maximum!r}.",
+                id="quickscale_credits.E003",
+            )
+        )
+    expiry = settings.QUICKSCALE_CREDITS_EXPIRY_DAYS
+    if not isinstance(expiry, dict) or not all(
+        source in GrantSource.values
+        and isinstance(days, int)
+        and not isinstance(days, bool)
+        and days > 0
+        for source, days in expiry.items()
+    ):
+        errors.append(
+            checks.Error(
+                "QUICKSCALE_CREDITS_EXPIRY_DAYS must map grant sources "
+                f"({', '.join(GrantSource.values)}) to a positive number of days, "
+                f"not {expiry!r}.",
+                id="quickscale_credits.E004",
+            )
+        )
+    return errors

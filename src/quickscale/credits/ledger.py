@@ -1,0 +1,1070 @@
+"""The credit ledger's operations: the only code that writes the credit tables.
+
+Every write locks the owner's account row first, so writes of one account are serialised
+while different accounts never wait on each other, changes the stored balance and appends the
+``CreditTransaction`` that explains it in the same database transaction, and accepts an
+``idempotency_key``: calling again with the same key returns the first result (the same
+payload is required; a different one raises ``IdempotencyConflict``).
+
+Credits are consumed from grants in order: higher ``priority`` first, then the earliest
+expiry, then the oldest grant. Holds take their credits from grants when they are placed, so
+credits reserved for running work can never expire under it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from quickscale.credits import signals
+from quickscale.credits.amounts import to_amount, to_signed_amount
+from quickscale.credits.exceptions import (
+    CreditError,
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidArgument,
+    InvalidOperation,
+)
+from quickscale.credits.models import (
+    CreditAccount,
+    CreditGrant,
+    CreditHold,
+    CreditTransaction,
+    GrantSource,
+    HoldState,
+    TransactionKind,
+)
+
+__all__ = [
+    "Balance",
+    "Page",
+    "Problem",
+    "adjust",
+    "balance",
+    "breakdown",
+    "capture",
+    "debit",
+    "expire_due",
+    "get_account",
+    "grant",
+    "hold",
+    "refund",
+    "release",
+    "release_expired_holds",
+    "statement",
+    "sweep",
+    "verify",
+]
+
+T = TypeVar("T")
+Owner = Any  # a user instance or its primary key
+ZERO = Decimal(0)
+UNSET: Any = object()
+Allocations = list[tuple[int, Decimal]]
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An account's credits: ``available`` = ``balance`` - ``held``."""
+
+    balance: Decimal
+    held: Decimal
+    available: Decimal
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a statement, newest first; pass ``next_cursor`` as ``before`` for more."""
+
+    items: list[CreditTransaction]
+    next_cursor: int | None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A broken ledger invariant found by :func:`verify`."""
+
+    account_id: int
+    code: str
+    message: str
+
+
+class _DueGrants(Exception):
+    """The account's balance covers the amount only with grants that are due to expire."""
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def _owner_id(owner: Owner) -> Any:
+    if isinstance(owner, get_user_model()):
+        if owner.pk is None:
+            raise InvalidArgument("The owner must be a saved user.")
+        return owner.pk
+    if owner is None or isinstance(owner, bool):
+        raise InvalidArgument(f"owner must be a user or a user id, not {owner!r}.")
+    return owner
+
+
+def get_account(owner: Owner, *, create: bool = False) -> CreditAccount | None:
+    """The owner's account; with ``create=True`` it is created when missing."""
+    owner_id = _owner_id(owner)
+    if not create:
+        return CreditAccount.objects.filter(owner_id=owner_id).first()
+    account, _ = CreditAccount.objects.get_or_create(owner_id=owner_id)
+    return account
+
+
+def balance(owner: Owner) -> Balance:
+    """The owner's balance, read from the stored row (one indexed query, whatever the history).
+
+    Credits of grants that are past their expiry but not yet swept are not counted.
+    """
+    row = (
+        CreditAccount.objects.filter(owner_id=_owner_id(owner))
+        .values_list("id", "balance", "held")
+        .first()
+    )
+    if row is None:
+        return Balance(ZERO, ZERO, ZERO)
+    account_id, stored, held = row
+    due = (
+        CreditGrant.objects.filter(
+            account_id=account_id, remaining__gt=0, expires_at__lte=timezone.now()
+        ).aggregate(total=Sum("remaining"))["total"]
+        or ZERO
+    )
+    current = _quantize(stored - due)
+    held = _quantize(held)
+    return Balance(current, held, current - held)
+
+
+def breakdown(owner: Owner) -> dict[str, Decimal]:
+    """Unexpired credits left per grant source (held credits are not included)."""
+    rows = (
+        CreditGrant.objects.filter(account__owner_id=_owner_id(owner), remaining__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .values_list("source")
+        .annotate(total=Sum("remaining"))
+        .order_by("source")
+    )
+    return {source: _quantize(total) for source, total in rows}
+
+
+def statement(owner: Owner, *, before: int | None = None, limit: int = 50) -> Page:
+    """The owner's ledger entries, newest first, ``limit`` at a time (keyset pagination)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise InvalidArgument(f"limit must be an integer from 1 to 1000, not {limit!r}.")
+    if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
+        raise InvalidArgument(f"before must be an entry id, not {before!r}.")
+    entries = CreditTransaction.objects.filter(account__owner_id=_owner_id(owner))
+    if before is not None:
+        entries = entries.filter(id__lt=before)
+    items = list(entries.order_by("-id")[: limit + 1])
+    next_cursor = items[limit - 1].id if len(items) > limit else None
+    return Page(items[:limit], next_cursor)
+
+
+# -- writing: shared machinery ------------------------------------------------------------
+
+
+def _quantize(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(Decimal(1).scaleb(-settings.QUICKSCALE_CREDITS_DECIMAL_PLACES))
+
+
+def _digest(operation: str, **payload: Any) -> str:
+    text = json.dumps([operation, payload], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_key(idempotency_key: str | None) -> None:
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255
+    ):
+        raise InvalidArgument("idempotency_key must be a string of 1 to 255 characters.")
+
+
+def _idempotent(
+    owner_id: Any,
+    idempotency_key: str | None,
+    digest: str,
+    write: Callable[[], T],
+    replay: Callable[[CreditTransaction], T],
+) -> T:
+    """Run ``write`` once per key: a repeated key returns ``replay(first entry)``.
+
+    There is no read before the write: the unique (account, key) constraint decides, so a
+    replay costs one rolled-back transaction and a first call costs nothing extra. A replay
+    whose write now fails (the credits were spent since) still returns the first result.
+    """
+    try:
+        return write()
+    except (IntegrityError, CreditError):
+        if idempotency_key is None:
+            raise
+        first = (
+            CreditTransaction.objects.filter(
+                account__owner_id=owner_id, idempotency_key=idempotency_key
+            )
+            .select_related("hold", "account")
+            .first()
+        )
+        if first is None:
+            raise
+    if first.request_digest != digest:
+        raise IdempotencyConflict(
+            f"The idempotency key {idempotency_key!r} was already used for a different request.",
+            details={"idempotency_key": idempotency_key, "transaction": first.id},
+        )
+    return replay(first)
+
+
+def _retrying_due_grants(owner_id: Any, write: Callable[[], T]) -> T:
+    """Run ``write``; if it needed credits that are due to expire, sweep them and retry once."""
+    try:
+        return write()
+    except _DueGrants:
+        expire_due(owner=owner_id)
+    try:
+        return write()
+    except _DueGrants:
+        raise InsufficientCredits("Not enough unexpired credits.") from None
+
+
+def _lock_account(owner_id: Any, *, create: bool = False) -> CreditAccount:
+    """Lock the owner's account row (creating the account first with ``create=True``)."""
+    if create:
+        CreditAccount.objects.get_or_create(owner_id=owner_id)
+    return CreditAccount.objects.select_for_update().get(owner_id=owner_id)
+
+
+def _store_account(account: CreditAccount, now: datetime) -> None:
+    CreditAccount.objects.filter(pk=account.pk).update(
+        balance=account.balance, held=account.held, updated_at=now
+    )
+
+
+def _insufficient(available: Decimal, required: Decimal) -> InsufficientCredits:
+    return InsufficientCredits(
+        f"{_quantize(required)} credits are needed but only {_quantize(available)} are available.",
+        details={"available": str(_quantize(available)), "required": str(_quantize(required))},
+    )
+
+
+GRANT_ORDER = (F("priority").desc(), F("expires_at").asc(nulls_last=True), F("id").asc())
+
+
+def _take_from_grants(account_id: int, amount: Decimal, now: datetime) -> Allocations:
+    """Take ``amount`` from the account's unexpired grants in consumption order.
+
+    The caller holds the account lock. Raises ``_DueGrants`` when unexpired grants do not cover
+    the amount (the rest of the balance sits in grants that are past their expiry).
+    """
+    if connection.vendor == "postgresql":
+        return _take_from_grants_postgresql(account_id, amount, now)
+    grants = (
+        CreditGrant.objects.filter(account_id=account_id, remaining__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by(*GRANT_ORDER)
+        .values_list("id", "remaining")
+    )
+    taken: Allocations = []
+    left = amount
+    for grant_id, remaining in list(grants):
+        take = min(_quantize(remaining), left)
+        CreditGrant.objects.filter(pk=grant_id).update(remaining=_quantize(remaining) - take)
+        taken.append((grant_id, take))
+        left -= take
+        if left == 0:
+            return taken
+    raise _DueGrants
+
+
+def _take_from_grants_postgresql(account_id: int, amount: Decimal, now: datetime) -> Allocations:
+    # One statement: rank the live grants by consumption order, keep the prefix that covers
+    # the amount and decrement it. Exact, because numeric arithmetic is done by PostgreSQL.
+    table = CreditGrant._meta.db_table
+    sql = f"""
+        WITH ordered AS (
+            SELECT id, remaining,
+                   SUM(remaining) OVER (
+                       ORDER BY priority DESC, expires_at ASC NULLS LAST, id ASC
+                   ) AS running
+              FROM {table}
+             WHERE account_id = %(account)s AND remaining > 0
+               AND (expires_at IS NULL OR expires_at > %(now)s)
+        ), taken AS (
+            SELECT id, LEAST(remaining, %(amount)s - (running - remaining)) AS take
+              FROM ordered
+             WHERE running - remaining < %(amount)s
+        )
+        UPDATE {table} AS g SET remaining = g.remaining - taken.take
+          FROM taken WHERE g.id = taken.id
+        RETURNING g.id, taken.take, g.priority, g.expires_at
+    """  # noqa: S608 (table name from model metadata, values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"account": account_id, "amount": amount, "now": now})
+        rows = cursor.fetchall()
+    rows.sort(key=lambda r: (-r[2], r[3] is None, r[3], r[0]))
+    taken = [(grant_id, Decimal(take)) for grant_id, take, _, _ in rows]
+    if sum((take for _, take in taken), ZERO) != amount:
+        raise _DueGrants
+    return taken
+
+
+def _return_to_grants(allocations: Iterable[tuple[int, Decimal]]) -> None:
+    # Read, add in Python, write: SQLite would do the addition in floating point. The account
+    # lock the caller holds keeps the read current.
+    for grant_id, amount in allocations:
+        remaining = (
+            CreditGrant.objects.filter(pk=grant_id).values_list("remaining", flat=True).get()
+        )
+        CreditGrant.objects.filter(pk=grant_id).update(remaining=_quantize(remaining + amount))
+
+
+def _spent(allocations: Allocations) -> Allocations:
+    """Allocations as recorded on an entry: the change of each grant's remaining credits."""
+    return [(grant_id, -value) for grant_id, value in allocations]
+
+
+def _uncaptured(allocations: Allocations, keep: Decimal) -> Allocations:
+    """The part of a hold's allocations that a capture of ``keep`` gives back to the grants.
+
+    The kept part is the one taken first (the highest-priority, soonest-expiring grants).
+    """
+    returned: Allocations = []
+    left = keep
+    for grant_id, amount in allocations:
+        use = min(amount, left)
+        left -= use
+        if amount - use:
+            returned.append((grant_id, amount - use))
+    return returned
+
+
+def _record(
+    account: CreditAccount,
+    kind: str,
+    *,
+    amount: Decimal,
+    held_delta: Decimal = ZERO,
+    allocations: Allocations = (),  # type: ignore[assignment]
+    actor: Any = None,
+    reason: str = "",
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    digest: str = "",
+    **links: Any,
+) -> CreditTransaction:
+    entry = CreditTransaction.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        held_delta=held_delta,
+        balance_after=account.balance,
+        held_after=account.held,
+        allocations=[[grant_id, str(_quantize(value))] for grant_id, value in allocations],
+        actor=actor,
+        reason=reason,
+        reference=reference,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+        request_digest=digest,
+        **links,
+    )
+    signal = signals.BY_KIND[kind]
+    transaction.on_commit(
+        lambda: signal.send(sender=CreditTransaction, transaction=entry, account=account)
+    )
+    return entry
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or len(value) > 255:
+        raise InvalidArgument(f"{name} must be a string of at most 255 characters.")
+    return value
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument("metadata must be a dict.")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidArgument(f"metadata must be JSON-serialisable: {error}.") from None
+    return value
+
+
+# -- writing: the operations ---------------------------------------------------------------
+
+
+def grant(
+    owner: Owner,
+    amount: Decimal | int,
+    *,
+    source: str,
+    expires_at: datetime | None = UNSET,
+    priority: int = 0,
+    actor: Any = None,
+    reason: str = "",
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditTransaction:
+    """Add credits in a new grant. Without ``expires_at`` the grant expires after
+    ``QUICKSCALE_CREDITS_EXPIRY_DAYS[source]`` days, or never when the source is not listed;
+    pass ``expires_at=None`` for credits that never expire."""
+    owner_id = _owner_id(owner)
+    amount = to_amount(amount)
+    if source not in GrantSource.values:
+        raise InvalidArgument(
+            f"source must be one of {', '.join(GrantSource.values)}, not {source!r}.",
+            details={"field": "source"},
+        )
+    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > 32767:
+        raise InvalidArgument("priority must be an integer from -32767 to 32767.")
+    if expires_at is UNSET:
+        days = settings.QUICKSCALE_CREDITS_EXPIRY_DAYS.get(source)
+        expires_at = timezone.now() + timedelta(days=days) if days else None
+    elif expires_at is not None and (
+        not isinstance(expires_at, datetime) or timezone.is_naive(expires_at)
+    ):
+        raise InvalidArgument("expires_at must be an aware datetime or None.")
+    elif expires_at is not None and expires_at <= timezone.now():
+        raise InvalidArgument(
+            f"expires_at must be in the future, not {expires_at.isoformat()}.",
+            details={"field": "expires_at"},
+        )
+    reason, reference = _text(reason, "reason"), _text(reference, "reference")
+    metadata = _metadata(metadata)
+    _check_key(idempotency_key)
+    # The expiry is not part of the payload: callers often compute it ("now + 30 days") and a
+    # retry must not turn into a conflict. A replay keeps the first call's expiry.
+    digest = _digest("grant", amount=amount, source=source, priority=priority, reference=reference)
+
+    def write() -> CreditTransaction:
+        with transaction.atomic():
+            now = timezone.now()
+            account = _lock_account(owner_id, create=True)
+            bucket = CreditGrant.objects.create(
+                account=account,
+                source=source,
+                amount=amount,
+                remaining=amount,
+                priority=priority,
+                expires_at=expires_at,
+                reference=reference,
+            )
+            account.balance += amount
+            _store_account(account, now)
+            return _record(
+                account,
+                TransactionKind.GRANT,
+                amount=amount,
+                grant=bucket,
+                actor=actor,
+                reason=reason,
+                reference=reference,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+
+    return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
+
+
+def _consume(
+    owner_id: Any, amount: Decimal, *, hold: bool, now: datetime
+) -> tuple[CreditAccount, Allocations]:
+    """Lock the account, check availability and take ``amount`` from its grants.
+
+    A debit lowers the balance; a hold raises the held credits instead. On PostgreSQL the lock,
+    the check and the change are one conditional UPDATE.
+    """
+    balance_change = ZERO if hold else amount
+    held_change = amount if hold else ZERO
+    if connection.vendor == "postgresql":
+        table = CreditAccount._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET balance = balance - %s, held = held + %s, updated_at = %s "  # noqa: S608
+                "WHERE owner_id = %s AND balance - held >= %s RETURNING id, balance, held",
+                [balance_change, held_change, now, owner_id, amount],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            current = balance(owner_id)
+            raise _insufficient(current.available, amount)
+        account = CreditAccount(id=row[0], owner_id=owner_id, balance=row[1], held=row[2])
+        account._state.adding = False
+        return account, _take_from_grants(account.id, amount, now)
+    account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
+    if account is None or account.available < amount:
+        raise _insufficient(account.available if account else ZERO, amount)
+    allocations = _take_from_grants(account.id, amount, now)
+    account.balance -= balance_change
+    account.held += held_change
+    _store_account(account, now)
+    return account, allocations
+
+
+def debit(
+    owner: Owner,
+    amount: Decimal | int,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditTransaction:
+    """Spend credits now. Raises ``InsufficientCredits`` (and changes nothing) when the
+    available credits do not cover ``amount``."""
+    owner_id = _owner_id(owner)
+    amount = to_amount(amount)
+    reason, reference = _text(reason, "reason"), _text(reference, "reference")
+    metadata = _metadata(metadata)
+    _check_key(idempotency_key)
+    digest = _digest("debit", amount=amount, reference=reference)
+
+    def write() -> CreditTransaction:
+        with transaction.atomic():
+            account, allocations = _consume(owner_id, amount, hold=False, now=timezone.now())
+            return _record(
+                account,
+                TransactionKind.DEBIT,
+                amount=-amount,
+                allocations=_spent(allocations),
+                actor=actor,
+                reason=reason,
+                reference=reference,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+
+    return _idempotent(
+        owner_id,
+        idempotency_key,
+        digest,
+        lambda: _retrying_due_grants(owner_id, write),
+        lambda first: first,
+    )
+
+
+def hold(
+    owner: Owner,
+    amount: Decimal | int,
+    *,
+    timeout: int | None = None,
+    actor: Any = None,
+    reason: str = "",
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditHold:
+    """Reserve credits for work that has not finished. Settle the hold with :func:`capture` or
+    :func:`release`; after ``timeout`` seconds (default ``QUICKSCALE_CREDITS_HOLD_TIMEOUT``)
+    :func:`release_expired_holds` releases it."""
+    owner_id = _owner_id(owner)
+    amount = to_amount(amount)
+    if timeout is None:
+        timeout = settings.QUICKSCALE_CREDITS_HOLD_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise InvalidArgument(f"timeout must be a positive number of seconds, not {timeout!r}.")
+    reason, reference = _text(reason, "reason"), _text(reference, "reference")
+    metadata = _metadata(metadata)
+    _check_key(idempotency_key)
+    digest = _digest("hold", amount=amount, reference=reference)
+
+    def write() -> CreditHold:
+        with transaction.atomic():
+            now = timezone.now()
+            account, allocations = _consume(owner_id, amount, hold=True, now=now)
+            reservation = CreditHold.objects.create(
+                account=account,
+                amount=amount,
+                allocations=[[grant_id, str(_quantize(value))] for grant_id, value in allocations],
+                expires_at=now + timedelta(seconds=timeout),
+                reference=reference,
+            )
+            _record(
+                account,
+                TransactionKind.HOLD,
+                amount=ZERO,
+                held_delta=amount,
+                allocations=_spent(allocations),
+                hold=reservation,
+                actor=actor,
+                reason=reason,
+                reference=reference,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+            return reservation
+
+    def replay(first: CreditTransaction) -> CreditHold:
+        assert first.hold is not None
+        return first.hold
+
+    return _idempotent(
+        owner_id, idempotency_key, digest, lambda: _retrying_due_grants(owner_id, write), replay
+    )
+
+
+def _hold_allocations(reservation: CreditHold) -> Allocations:
+    return [(int(grant_id), Decimal(value)) for grant_id, value in reservation.allocations]
+
+
+def _settle(
+    reservation: CreditHold,
+    *,
+    operation: str,
+    captured: Decimal | None,
+    state: str,
+    actor: Any,
+    reason: str,
+    metadata: dict[str, Any] | None,
+    idempotency_key: str | None,
+) -> CreditTransaction:
+    if not isinstance(reservation, CreditHold) or reservation.pk is None:
+        raise InvalidArgument("hold must be a saved CreditHold.")
+    reason = _text(reason, "reason")
+    metadata = _metadata(metadata)
+    _check_key(idempotency_key)
+    owner_id = (
+        CreditAccount.objects.filter(pk=reservation.account_id)
+        .values_list("owner_id", flat=True)
+        .get()
+    )
+    digest = _digest(operation, hold=reservation.pk, amount=captured)
+
+    def write() -> CreditTransaction:
+        with transaction.atomic():
+            now = timezone.now()
+            account = _lock_account(owner_id)
+            current = CreditHold.objects.select_for_update().get(pk=reservation.pk)
+            if current.state != HoldState.ACTIVE:
+                settled = current.transactions.exclude(kind=TransactionKind.HOLD).first()
+                if settled is not None and settled.request_digest == digest:
+                    return settled  # the same settlement again: nothing to do
+                raise InvalidOperation(
+                    f"The hold is already {current.state}.",
+                    details={"hold": current.pk, "state": current.state},
+                )
+            keep = captured if captured is not None else ZERO
+            if keep > current.amount:
+                raise InvalidOperation(
+                    f"Cannot capture {keep} credits from a hold of {current.amount}.",
+                    details={"hold": current.pk, "held": str(current.amount)},
+                )
+            returned = _uncaptured(_hold_allocations(current), keep)
+            _return_to_grants(returned)
+            account.balance -= keep
+            account.held -= current.amount
+            _store_account(account, now)
+            CreditHold.objects.filter(pk=current.pk).update(
+                state=state, captured=captured, settled_at=now
+            )
+            kind = TransactionKind.CAPTURE if captured is not None else TransactionKind.RELEASE
+            return _record(
+                account,
+                kind,
+                amount=-keep,
+                held_delta=-current.amount,
+                allocations=returned,
+                hold=current,
+                actor=actor,
+                reason=reason,
+                reference=current.reference,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+
+    return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
+
+
+def capture(
+    reservation: CreditHold,
+    amount: Decimal | int | None = None,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditTransaction:
+    """Spend a hold: all of it, or ``amount`` of it with the rest returned to its grants.
+
+    Capturing the same hold again with the same amount returns the first capture.
+    """
+    captured = reservation.amount if amount is None else to_amount(amount, allow_zero=True)
+    return _settle(
+        reservation,
+        operation="capture",
+        captured=captured,
+        state=HoldState.CAPTURED,
+        actor=actor,
+        reason=reason,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+    )
+
+
+def release(
+    reservation: CreditHold,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditTransaction:
+    """Give a hold's credits back to the grants they came from, spending nothing."""
+    return _settle(
+        reservation,
+        operation="release",
+        captured=None,
+        state=HoldState.RELEASED,
+        actor=actor,
+        reason=reason,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+    )
+
+
+def refund(
+    entry: CreditTransaction,
+    amount: Decimal | int | None = None,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditTransaction:
+    """Give back credits spent by a debit or a capture (all that is left to refund, or
+    ``amount``) as a new grant that never expires. The total refunded never exceeds what the
+    entry spent."""
+    if not isinstance(entry, CreditTransaction) or entry.pk is None:
+        raise InvalidArgument("entry must be a saved CreditTransaction.")
+    if entry.kind not in (TransactionKind.DEBIT, TransactionKind.CAPTURE) or entry.amount >= 0:
+        raise InvalidOperation(
+            f"Only debits and captures can be refunded, not a {entry.kind}.",
+            details={"transaction": entry.pk},
+        )
+    requested = None if amount is None else to_amount(amount)
+    reason = _text(reason, "reason")
+    metadata = _metadata(metadata)
+    _check_key(idempotency_key)
+    owner_id = entry.account.owner_id
+    digest = _digest("refund", entry=entry.pk, amount=requested)
+
+    def write() -> CreditTransaction:
+        with transaction.atomic():
+            now = timezone.now()
+            account = _lock_account(owner_id)
+            refunded = entry.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
+            left = -entry.amount - refunded
+            value = left if requested is None else requested
+            if value <= 0 or value > left:
+                raise InvalidOperation(
+                    f"{_quantize(left)} credits of this entry are left to refund, "
+                    f"so {_quantize(value)} cannot be refunded.",
+                    details={"transaction": entry.pk, "refundable": str(_quantize(left))},
+                )
+            bucket = CreditGrant.objects.create(
+                account=account,
+                source=GrantSource.REFUND,
+                amount=value,
+                remaining=value,
+                reference=entry.reference,
+            )
+            account.balance += value
+            _store_account(account, now)
+            return _record(
+                account,
+                TransactionKind.REFUND,
+                amount=value,
+                grant=bucket,
+                refund_of=entry,
+                actor=actor,
+                reason=reason,
+                reference=entry.reference,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+
+    return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
+
+
+def adjust(
+    owner: Owner,
+    amount: Decimal | int,
+    *,
+    reason: str,
+    actor: Any = None,
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CreditTransaction:
+    """A staff correction: a positive ``amount`` adds credits that never expire, a negative one
+    removes available credits (in consumption order). ``reason`` is required."""
+    owner_id = _owner_id(owner)
+    change = to_signed_amount(amount)
+    reason, reference = _text(reason, "reason"), _text(reference, "reference")
+    if not reason.strip():
+        raise InvalidArgument("An adjustment needs a reason.", details={"field": "reason"})
+    metadata = _metadata(metadata)
+    _check_key(idempotency_key)
+    digest = _digest("adjust", amount=change, reference=reference)
+
+    def write() -> CreditTransaction:
+        with transaction.atomic():
+            now = timezone.now()
+            if change < 0:
+                account, allocations = _consume(owner_id, -change, hold=False, now=now)
+                return _record(
+                    account,
+                    TransactionKind.ADJUSTMENT,
+                    amount=change,
+                    allocations=_spent(allocations),
+                    actor=actor,
+                    reason=reason,
+                    reference=reference,
+                    metadata=metadata,
+                    idempotency_key=idempotency_key,
+                    digest=digest,
+                )
+            account = _lock_account(owner_id, create=True)
+            bucket = CreditGrant.objects.create(
+                account=account,
+                source=GrantSource.ADMIN,
+                amount=change,
+                remaining=change,
+                reference=reference,
+            )
+            account.balance += change
+            _store_account(account, now)
+            return _record(
+                account,
+                TransactionKind.ADJUSTMENT,
+                amount=change,
+                grant=bucket,
+                actor=actor,
+                reason=reason,
+                reference=reference,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+
+    return _idempotent(
+        owner_id,
+        idempotency_key,
+        digest,
+        lambda: _retrying_due_grants(owner_id, write),
+        lambda first: first,
+    )
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+
+
+Progress = Callable[[int, int], None]
+
+
+def expire_due(
+    *, now: datetime | None = None, owner: Owner = None, progress: Progress | None = None
+) -> int:
+    """Expire every grant whose ``expires_at`` has passed; returns how many grants expired.
+
+    One transaction per account, so a long sweep never holds many locks and can be stopped
+    and run again at any point. ``progress(done, total)`` is called after each account.
+    """
+    now = now or timezone.now()
+    due = CreditGrant.objects.filter(remaining__gt=0, expires_at__lte=now)
+    if owner is not None:
+        due = due.filter(account__owner_id=_owner_id(owner))
+    account_ids = sorted(set(due.values_list("account_id", flat=True)))
+    expired = 0
+    for done, account_id in enumerate(account_ids, start=1):
+        with transaction.atomic():
+            account = CreditAccount.objects.select_for_update().get(pk=account_id)
+            grants = list(
+                CreditGrant.objects.select_for_update()
+                .filter(account_id=account_id, remaining__gt=0, expires_at__lte=now)
+                .order_by("id")
+            )
+            if grants:
+                total = sum((g.remaining for g in grants), ZERO)
+                CreditGrant.objects.filter(pk__in=[g.pk for g in grants]).update(
+                    remaining=0, expired_at=now
+                )
+                account.balance -= total
+                _store_account(account, now)
+                _record(
+                    account,
+                    TransactionKind.EXPIRE,
+                    amount=-total,
+                    allocations=[(g.pk, -g.remaining) for g in grants],
+                    reason="credits expired",
+                )
+                expired += len(grants)
+        if progress is not None:
+            progress(done, len(account_ids))
+    return expired
+
+
+def release_expired_holds(*, now: datetime | None = None, progress: Progress | None = None) -> int:
+    """Release every active hold past its ``expires_at`` (work that crashed or timed out)."""
+    now = now or timezone.now()
+    due = list(
+        CreditHold.objects.filter(state=HoldState.ACTIVE, expires_at__lte=now)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    released = 0
+    for done, hold_id in enumerate(due, start=1):
+        reservation = CreditHold.objects.get(pk=hold_id)
+        try:
+            _settle(
+                reservation,
+                operation="release",
+                captured=None,
+                state=HoldState.EXPIRED,
+                actor=None,
+                reason="hold expired",
+                metadata=None,
+                idempotency_key=None,
+            )
+        except InvalidOperation:
+            pass  # settled by its owner since the list was read: nothing left to release
+        else:
+            released += 1
+        if progress is not None:
+            progress(done, len(due))
+    return released
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+def verify(owner: Owner = None, *, progress: Progress | None = None) -> list[Problem]:
+    """Check every invariant of one owner's account, or of all accounts.
+
+    The stored balance and held credits equal the sums of the entries; every entry's
+    ``balance_after``/``held_after`` continue the running totals; the held credits equal the
+    active holds; grant remainders equal their amount plus every allocation that touched them;
+    the balance equals the held credits plus the grants' remainders; nothing is negative.
+    """
+    accounts = CreditAccount.objects.order_by("id")
+    if owner is not None:
+        accounts = accounts.filter(owner_id=_owner_id(owner))
+    ids = list(accounts.values_list("id", flat=True))
+    problems: list[Problem] = []
+    for done, account_id in enumerate(ids, start=1):
+        problems.extend(_verify_account(account_id))
+        if progress is not None:
+            progress(done, len(ids))
+    return problems
+
+
+def _verify_account(account_id: int) -> list[Problem]:
+    with transaction.atomic():
+        # A consistent snapshot: no writer may change the account while it is checked.
+        account = CreditAccount.objects.select_for_update().get(pk=account_id)
+        problems: list[Problem] = []
+
+        def problem(code: str, message: str) -> None:
+            problems.append(Problem(account_id, code, message))
+
+        running_balance = running_held = ZERO
+        grant_changes: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        entries = CreditTransaction.objects.filter(account_id=account_id).order_by("id")
+        for entry in entries.iterator(chunk_size=2000):
+            running_balance += entry.amount
+            running_held += entry.held_delta
+            if entry.balance_after != running_balance or entry.held_after != running_held:
+                problem(
+                    "running_total",
+                    f"Entry {entry.pk} records balance {_quantize(entry.balance_after)} / held "
+                    f"{_quantize(entry.held_after)}, but the entries before it add up to "
+                    f"{_quantize(running_balance)} / {_quantize(running_held)}.",
+                )
+            for grant_id, value in entry.allocations:
+                grant_changes[int(grant_id)] += Decimal(value)
+        if account.balance != running_balance:
+            problem(
+                "balance",
+                f"Stored balance {_quantize(account.balance)} differs from the sum of entries "
+                f"{_quantize(running_balance)}.",
+            )
+        if account.held != running_held:
+            problem(
+                "held",
+                f"Stored held credits {_quantize(account.held)} differ from the sum of entries "
+                f"{_quantize(running_held)}.",
+            )
+        if account.balance < 0 or account.held < 0 or account.held > account.balance:
+            problem(
+                "negative",
+                f"Balance {_quantize(account.balance)} / held {_quantize(account.held)} "
+                "is invalid.",
+            )
+        active = account.holds.filter(state=HoldState.ACTIVE).aggregate(total=Sum("amount"))
+        if (active["total"] or ZERO) != account.held:
+            problem(
+                "holds",
+                f"Active holds add up to {_quantize(active['total'] or ZERO)}, "
+                f"but {_quantize(account.held)} is held.",
+            )
+        remaining = ZERO
+        for grant_id, amount, left in account.grants.values_list("id", "amount", "remaining"):
+            remaining += left
+            expected = amount + grant_changes.pop(grant_id, ZERO)
+            if left != expected or left < 0 or left > amount:
+                problem(
+                    "grant",
+                    f"Grant {grant_id} has {_quantize(left)} left, "
+                    f"but its entries leave {_quantize(expected)}.",
+                )
+        for grant_id in grant_changes:
+            problem("grant", f"Entries touch grant {grant_id}, which is not this account's.")
+        for reservation in account.holds.filter(state=HoldState.ACTIVE):
+            taken = sum((value for _, value in _hold_allocations(reservation)), ZERO)
+            if taken != reservation.amount:
+                problem(
+                    "hold",
+                    f"Hold {reservation.pk} took {_quantize(taken)} from grants but holds "
+                    f"{_quantize(reservation.amount)}.",
+                )
+        if remaining + account.held != account.balance:
+            problem(
+                "grants_total",
+                f"Grants hold {_quantize(remaining)} and holds {_quantize(account.held)}, "
+                "which does not add up "
+                f"to the balance {_quantize(account.balance)}.",
+            )
+        return problems
+
+
+def sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Expire due grants and release expired holds; what the periodic task runs."""
+    now = now or timezone.now()
+    return {"expired_grants": expire_due(now=now), "released_holds": release_expired_holds(now=now)}

@@ -1,0 +1,125 @@
+"""Many processes and threads spending one account at once on PostgreSQL: exactly the
+credits that exist are spent, never more, and the ledger verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from quickscale.credits import ledger
+from quickscale.credits.models import CreditHold, CreditTransaction, HoldState
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PROCESSES = 4
+THREADS = 50  # across all processes
+ATTEMPTS = 400  # across all threads
+
+
+def current_database_url() -> str:
+    settings = connection.settings_dict
+    user = settings["USER"] or "postgres"
+    host = settings["HOST"] or "127.0.0.1"
+    port = settings["PORT"] or "5432"
+    return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
+
+
+def hammer(operation: str, owner_id: int) -> dict[str, int]:
+    """Run ``ATTEMPTS`` single-credit operations from ``THREADS`` threads in ``PROCESSES``
+    processes, all starting at the same moment."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": current_database_url(),
+    }
+    start_at = time.time() + 3
+    per_process = [THREADS // PROCESSES + (i < THREADS % PROCESSES) for i in range(PROCESSES)]
+    attempts_per_thread = ATTEMPTS // THREADS
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.credits.concurrent_worker",
+                operation,
+                str(owner_id),
+                str(threads),
+                str(attempts_per_thread),
+                str(start_at),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for threads in per_process
+    ]
+    totals = {"succeeded": 0, "refused": 0}
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        for outcome, count in json.loads(out).items():
+            totals[outcome] += count
+    return totals
+
+
+def test_concurrent_debits_spend_exactly_the_balance(user: Any) -> None:
+    ledger.grant(user, 100, source="purchase")
+
+    totals = hammer("debit", user.pk)
+
+    assert totals == {"succeeded": 100, "refused": 300}
+    assert ledger.balance(user) == ledger.Balance(0, 0, 0)
+    assert CreditTransaction.objects.filter(kind="debit").count() == 100
+    assert ledger.verify(user) == []
+
+
+def test_concurrent_holds_reserve_exactly_the_balance(user: Any) -> None:
+    ledger.grant(user, 100, source="purchase")
+
+    totals = hammer("hold", user.pk)
+
+    assert totals == {"succeeded": 100, "refused": 300}
+    assert ledger.balance(user) == ledger.Balance(100, 100, 0)
+    assert CreditHold.objects.filter(state=HoldState.ACTIVE).count() == 100
+    assert ledger.verify(user) == []
+
+
+def test_concurrent_settlements_of_the_same_holds_settle_each_once(user: Any) -> None:
+    ledger.grant(user, 20, source="purchase")
+    holds = [ledger.hold(user, 1) for _ in range(20)]
+    errors: list[BaseException] = []
+
+    def settle(index: int) -> None:
+        try:
+            for reservation in holds:
+                if index % 2:
+                    ledger.capture(reservation, idempotency_key=f"capture-{reservation.pk}")
+                else:
+                    ledger.capture(reservation)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=settle, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert CreditTransaction.objects.filter(kind="capture").count() == 20
+    assert ledger.balance(user) == ledger.Balance(0, 0, 0)
+    assert ledger.verify(user) == []
