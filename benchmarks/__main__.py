@@ -1,4 +1,6 @@
-"""``python -m benchmarks [name ...]``: run every benchmark module, or the named ones."""
+"""``python -m benchmarks [name ...] [--option ...]``: run every benchmark module, or the named
+ones. Arguments starting with ``-`` (``--quick``, ``--seconds 2``...) are passed to each
+benchmark's ``main``; the exit code is the first non-zero one a benchmark returned."""
 
 from __future__ import annotations
 
@@ -17,17 +19,27 @@ def available() -> list[str]:
     )
 
 
+def split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Benchmark names, and the options (everything from the first ``-...`` argument on)."""
+    for index, argument in enumerate(argv):
+        if argument.startswith("-"):
+            return argv[:index], argv[index:]
+    return argv, []
+
+
 def main(argv: list[str]) -> int:
-    names = argv or available()
+    names, options = split(argv)
+    names = names or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}")
         return 2
+    status = 0
     for name in names:
         print(f"== {name}", flush=True)
         module = importlib.import_module(f"benchmarks.bench_{name}")
-        module.main([])
-    return 0
+        status = status or (module.main(options) or 0)
+    return status
 
 
 if __name__ == "__main__":

@@ -292,13 +292,14 @@ def _take_from_grants(account_id: int, amount: Decimal, now: datetime) -> Alloca
     raise _DueGrants
 
 
-def _take_from_grants_postgresql(account_id: int, amount: Decimal, now: datetime) -> Allocations:
-    # One statement: rank the live grants by consumption order, keep the prefix that covers
-    # the amount and decrement it. Exact, because numeric arithmetic is done by PostgreSQL.
+def _consume_grants_sql() -> str:
+    """CTEs ``ordered``, ``taken`` and ``updated``: rank the account's live grants by
+    consumption order, keep the prefix that covers ``%(amount)s`` and decrement it. Exact,
+    because PostgreSQL does the numeric arithmetic."""
     table = CreditGrant._meta.db_table
-    sql = f"""
-        WITH ordered AS (
-            SELECT id, remaining,
+    return f"""
+        ordered AS (
+            SELECT id, remaining, priority, expires_at,
                    SUM(remaining) OVER (
                        ORDER BY priority DESC, expires_at ASC NULLS LAST, id ASC
                    ) AS running
@@ -306,14 +307,20 @@ def _take_from_grants_postgresql(account_id: int, amount: Decimal, now: datetime
              WHERE account_id = %(account)s AND remaining > 0
                AND (expires_at IS NULL OR expires_at > %(now)s)
         ), taken AS (
-            SELECT id, LEAST(remaining, %(amount)s - (running - remaining)) AS take
+            SELECT id, priority, expires_at,
+                   LEAST(remaining, %(amount)s - (running - remaining)) AS take
               FROM ordered
              WHERE running - remaining < %(amount)s
+        ), updated AS (
+            UPDATE {table} AS g SET remaining = g.remaining - taken.take
+              FROM taken WHERE g.id = taken.id
+            RETURNING g.id, taken.take, taken.priority, taken.expires_at
         )
-        UPDATE {table} AS g SET remaining = g.remaining - taken.take
-          FROM taken WHERE g.id = taken.id
-        RETURNING g.id, taken.take, g.priority, g.expires_at
-    """  # noqa: S608 (table name from model metadata, values are parameters)
+    """  # noqa: S608 (the table name comes from model metadata)
+
+
+def _take_from_grants_postgresql(account_id: int, amount: Decimal, now: datetime) -> Allocations:
+    sql = f"WITH {_consume_grants_sql()} SELECT id, take, priority, expires_at FROM updated"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, {"account": account_id, "amount": amount, "now": now})
         rows = cursor.fetchall()
@@ -385,11 +392,15 @@ def _record(
         request_digest=digest,
         **links,
     )
-    signal = signals.BY_KIND[kind]
+    _announce(entry, account)
+    return entry
+
+
+def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
+    signal = signals.BY_KIND[entry.kind]
     transaction.on_commit(
         lambda: signal.send(sender=CreditTransaction, transaction=entry, account=account)
     )
-    return entry
 
 
 def _text(value: Any, name: str) -> str:
@@ -499,19 +510,7 @@ def _consume(
     balance_change = ZERO if hold else amount
     held_change = amount if hold else ZERO
     if connection.vendor == "postgresql":
-        table = CreditAccount._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET balance = balance - %s, held = held + %s, updated_at = %s "  # noqa: S608
-                "WHERE owner_id = %s AND balance - held >= %s RETURNING id, balance, held",
-                [balance_change, held_change, now, owner_id, amount],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            current = balance(owner_id)
-            raise _insufficient(current.available, amount)
-        account = CreditAccount(id=row[0], owner_id=owner_id, balance=row[1], held=row[2])
-        account._state.adding = False
+        account = _change_account_postgresql(owner_id, balance_change, held_change, amount, now)
         return account, _take_from_grants(account.id, amount, now)
     account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
     if account is None or account.available < amount:
@@ -521,6 +520,117 @@ def _consume(
     account.held += held_change
     _store_account(account, now)
     return account, allocations
+
+
+def _change_account_postgresql(
+    owner_id: Any, balance_change: Decimal, held_change: Decimal, amount: Decimal, now: datetime
+) -> CreditAccount:
+    """Lock, check and change the account in one conditional UPDATE.
+
+    Every later statement of the transaction starts after the lock is held, so it sees the
+    account's grants as the last writer left them.
+    """
+    table = CreditAccount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance = balance - %s, held = held + %s, updated_at = %s "  # noqa: S608
+            "WHERE owner_id = %s AND balance - held >= %s RETURNING id, balance, held",
+            [balance_change, held_change, now, owner_id, amount],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _insufficient(balance(owner_id).available, amount)
+    account = CreditAccount(id=row[0], owner_id=owner_id, balance=row[1], held=row[2])
+    account._state.adding = False
+    account._state.db = connection.alias
+    return account
+
+
+def _debit_postgresql(
+    owner_id: Any,
+    amount: Decimal,
+    *,
+    now: datetime,
+    actor: Any,
+    reason: str,
+    reference: str,
+    metadata: dict[str, Any],
+    idempotency_key: str | None,
+    digest: str,
+) -> CreditTransaction:
+    """A debit in two statements, as many round trips as the bare conditional UPDATE + INSERT:
+    the account UPDATE, then one statement that consumes the grants in order and inserts the
+    entry with their allocations (or inserts nothing when unexpired grants fall short)."""
+    account = _change_account_postgresql(owner_id, amount, ZERO, amount, now)
+    entries = CreditTransaction._meta.db_table
+    sql = f"""
+        WITH {_consume_grants_sql()}, totals AS (
+            SELECT COALESCE(SUM(take), 0) AS taken,
+                   COALESCE(jsonb_agg(
+                       jsonb_build_array(id, round(-take, %(places)s)::text)
+                       ORDER BY priority DESC, expires_at ASC NULLS LAST, id ASC
+                   ), '[]'::jsonb) AS allocations
+              FROM updated
+        ), entry AS (
+            INSERT INTO {entries} (
+                account_id, kind, amount, held_delta, balance_after, held_after, allocations,
+                actor_id, reason, reference, metadata, idempotency_key, request_digest,
+                created_at
+            )
+            SELECT %(account)s, %(kind)s, %(change)s, 0, %(balance)s, %(held)s,
+                   totals.allocations, %(actor)s, %(reason)s, %(reference)s,
+                   %(metadata)s::jsonb, %(key)s, %(digest)s, %(now)s
+              FROM totals
+             WHERE totals.taken = %(amount)s
+            RETURNING id, allocations
+        )
+        SELECT id, allocations FROM entry
+    """  # noqa: S608 (table names from model metadata, values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "account": account.id,
+                "now": now,
+                "amount": amount,
+                "places": settings.QUICKSCALE_CREDITS_DECIMAL_PLACES,
+                "kind": TransactionKind.DEBIT,
+                "change": -amount,
+                "balance": account.balance,
+                "held": account.held,
+                "actor": getattr(actor, "pk", actor),
+                "reason": reason,
+                "reference": reference,
+                "metadata": json.dumps(metadata),
+                "key": idempotency_key,
+                "digest": digest,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _DueGrants
+    entry = CreditTransaction(
+        id=row[0],
+        account=account,
+        kind=TransactionKind.DEBIT,
+        amount=-amount,
+        held_delta=ZERO,
+        balance_after=account.balance,
+        held_after=account.held,
+        # Django's connection hands jsonb back as text, for JSONField to decode.
+        allocations=json.loads(row[1]) if isinstance(row[1], str) else row[1],
+        actor_id=getattr(actor, "pk", actor),
+        reason=reason,
+        reference=reference,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        request_digest=digest,
+        created_at=now,
+    )
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    _announce(entry, account)
+    return entry
 
 
 def debit(
@@ -544,6 +654,18 @@ def debit(
 
     def write() -> CreditTransaction:
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                return _debit_postgresql(
+                    owner_id,
+                    amount,
+                    now=timezone.now(),
+                    actor=actor,
+                    reason=reason,
+                    reference=reference,
+                    metadata=metadata,
+                    idempotency_key=idempotency_key,
+                    digest=digest,
+                )
             account, allocations = _consume(owner_id, amount, hold=False, now=timezone.now())
             return _record(
                 account,

@@ -1,0 +1,41 @@
+"""The benchmarks still run (their speed is not asserted: see docs/performance.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.postgres
+def test_ledger_benchmark_quick_run() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "ledger", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "debit ratio ours/baseline at 1 worker(s):" in result.stdout, output
+    assert "debit ratio ours/baseline at 4 worker(s):" in result.stdout, output
+    assert "balance read ratio big/small" in result.stdout, output
+
+
+def test_unknown_benchmark_is_refused() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "no-such-benchmark"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown benchmark(s): no-such-benchmark" in result.stdout
