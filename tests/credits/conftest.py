@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from quickscale.credits.models import CreditGrant, CreditTransaction
+from quickscale.credits.models import CreditAccount, CreditGrant, CreditTransaction
 
 _numbers = itertools.count(1)
 HOUR = timedelta(hours=1)
@@ -17,9 +17,9 @@ HOUR = timedelta(hours=1)
 
 def lapsed(entry: CreditTransaction) -> None:
     """Move a granted bucket's expiry into the past, as if its time had run out."""
-    CreditGrant.objects.filter(pk=entry.grant_id).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    past = timezone.now() - timedelta(seconds=1)
+    CreditGrant.objects.filter(pk=entry.grant_id).update(expires_at=past)
+    CreditAccount.objects.filter(pk=entry.account_id).update(next_expiry=past)
 
 
 @pytest.fixture

@@ -312,10 +312,15 @@ def test_expire_expires_due_grants_and_releases_expired_holds_with_progress(
 ) -> None:
     past = timezone.now() - timedelta(days=1)
     first, second = make_user(), make_user()
+    promotions = []
     for owner in (first, second):
         ledger.grant(owner, 10, source="purchase")
-        lapsed(ledger.grant(owner, 5, source="promotion", expires_at=timezone.now() + HOUR))
+        promotions.append(
+            ledger.grant(owner, 5, source="promotion", expires_at=timezone.now() + HOUR)
+        )
     stuck = ledger.hold(first, 4)
+    for promotion in promotions:
+        lapsed(promotion)
     CreditHold.objects.filter(pk=stuck.pk).update(expires_at=past)
 
     out, err = credits("expire")

@@ -83,16 +83,46 @@ def test_grants_are_consumed_by_priority_then_expiry_then_age(user: Any) -> None
     urgent = ledger.grant(user, 10, source="admin", expires_at=None, priority=5).grant
     assert never and late and early and urgent
 
-    entry = ledger.debit(user, 35)
+    ledger.debit(user, 35)
+    ledger.hold(user, 1)  # a write that needs exact grant remainders
 
-    assert entry.allocations == [
+    allocation = CreditTransaction.objects.get(kind="allocation")
+    assert allocation.allocations == [
         [urgent.pk, "-10.00"],
         [early.pk, "-10.00"],
         [late.pk, "-10.00"],
         [never.pk, "-5.00"],
     ]
     never.refresh_from_db()
-    assert never.remaining == 5
+    assert never.remaining == 4
+    assert ledger.verify(user) == []
+
+
+def test_a_debit_while_no_grant_is_about_to_expire_leaves_the_grants_alone(user: Any) -> None:
+    bucket = ledger.grant(user, 10, source="purchase").grant
+    assert bucket is not None
+
+    entry = ledger.debit(user, 4)
+
+    assert entry.allocations == []
+    bucket.refresh_from_db()
+    assert bucket.remaining == 10
+    assert CreditAccount.objects.get().unallocated == 4
+    assert ledger.breakdown(user) == {"purchase": D(6)}
+    assert ledger.verify(user) == []
+
+
+def test_a_debit_after_a_grant_came_due_takes_from_the_grants_at_once(user: Any) -> None:
+    lapsed(ledger.grant(user, 10, source="promotion", expires_at=timezone.now() + HOUR))
+    bucket = ledger.grant(user, 5, source="purchase").grant
+
+    entry = ledger.debit(user, 2)
+
+    assert bucket is not None
+    assert entry.allocations == [[bucket.pk, "-2.00"]]
+    kinds = list(CreditTransaction.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["grant", "grant", "expire", "debit"]
+    assert ledger.verify(user) == []
 
 
 def test_the_expiry_scenario_of_subscription_and_purchased_credits(user: Any) -> None:
@@ -139,16 +169,15 @@ def test_credits_past_expiry_are_not_available_before_the_sweep(user: Any) -> No
     assert ledger.verify(user) == []
 
 
-def test_a_debit_sweeps_due_grants_it_would_otherwise_count(user: Any) -> None:
+def test_a_debit_cannot_spend_credits_past_their_expiry(user: Any) -> None:
     lapsed(ledger.grant(user, 10, source="promotion", expires_at=timezone.now() + HOUR))
     ledger.grant(user, 3, source="purchase")
 
-    with pytest.raises(InsufficientCredits):
+    with pytest.raises(InsufficientCredits) as raised:
         ledger.debit(user, 5)
 
-    kinds = list(CreditTransaction.objects.order_by("id").values_list("kind", flat=True))
-    assert kinds == ["grant", "grant", "expire"]
-    assert CreditAccount.objects.get().balance == 3
+    assert raised.value.details == {"available": "3.00", "required": "5.00"}
+    assert CreditTransaction.objects.filter(kind="debit").count() == 0
     assert ledger.verify(user) == []
 
 
@@ -453,12 +482,22 @@ def test_statement_refuses_a_bad_limit(user: Any, limit: Any) -> None:
         ledger.statement(user, limit=limit)
 
 
-def test_reading_a_balance_is_two_indexed_queries_whatever_the_history(user: Any) -> None:
+def test_reading_a_balance_is_one_indexed_query_whatever_the_history(user: Any) -> None:
     for _ in range(30):
         ledger.grant(user, 1, source="purchase")
+        ledger.debit(user, 1)
 
     with CaptureQueriesContext(connection) as queries:
         ledger.balance(user)
+
+    assert len(queries) == 1
+
+
+def test_a_balance_with_a_lapsed_grant_not_yet_swept_costs_a_second_query(user: Any) -> None:
+    lapsed(ledger.grant(user, 10, source="promotion", expires_at=timezone.now() + HOUR))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ledger.balance(user).available == 0
 
     assert len(queries) == 2
 

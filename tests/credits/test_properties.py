@@ -158,7 +158,7 @@ class LedgerMachine(RuleBasedStateMachine):
         ledger.expire_due(now=self.now)
         ledger.release_expired_holds(now=self.now)
         for entry in CreditTransaction.objects.filter(id__gt=last).order_by("id"):
-            assert entry.kind in {"expire", "release"}
+            assert entry.kind in {"allocation", "expire", "release"}
             self._apply(entry)
 
     @rule()

@@ -12,9 +12,10 @@ from tests.credits.conftest import HOUR, lapsed
 
 
 def test_the_sweep_task_expires_grants_and_releases_holds(user: Any) -> None:
-    lapsed(ledger.grant(user, 5, source="promotion", expires_at=timezone.now() + HOUR))
+    promotion = ledger.grant(user, 5, source="promotion", expires_at=timezone.now() + HOUR)
     ledger.grant(user, 5, source="purchase")
     reservation = ledger.hold(user, 2)
+    lapsed(promotion)
     CreditHold.objects.filter(pk=reservation.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )

@@ -39,3 +39,11 @@ class InvalidOperation(CreditError):
 class InvalidArgument(CreditError):
     code = "invalid_argument"
     status = 400
+
+
+class LedgerCorrupted(CreditError):
+    """The stored totals disagree with the grants: only a write outside the ledger does that.
+    ``manage.py credits verify`` names what is wrong."""
+
+    code = "ledger_corrupted"
+    status = 500

@@ -9,6 +9,12 @@ payload is required; a different one raises ``IdempotencyConflict``).
 Credits are consumed from grants in order: higher ``priority`` first, then the earliest
 expiry, then the oldest grant. Holds take their credits from grants when they are placed, so
 credits reserved for running work can never expire under it.
+
+A debit made while no grant of the account is about to expire changes only the account row and
+appends its entry: the credits it spent are added to ``CreditAccount.unallocated``, and the next
+write that needs exact grant remainders (a grant, a hold, an expiry...) first takes them from the
+grants in consumption order and records that in an ``allocation`` entry. The grants those debits
+would have used are the same, because no grant expired and none was added in between.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from quickscale.credits import signals
@@ -36,6 +42,7 @@ from quickscale.credits.exceptions import (
     InsufficientCredits,
     InvalidArgument,
     InvalidOperation,
+    LedgerCorrupted,
 )
 from quickscale.credits.models import (
     CreditAccount,
@@ -101,10 +108,6 @@ class Problem:
     message: str
 
 
-class _DueGrants(Exception):
-    """The account's balance covers the amount only with grants that are due to expire."""
-
-
 # -- reading -----------------------------------------------------------------------------
 
 
@@ -128,24 +131,30 @@ def get_account(owner: Owner, *, create: bool = False) -> CreditAccount | None:
 
 
 def balance(owner: Owner) -> Balance:
-    """The owner's balance, read from the stored row (one indexed query, whatever the history).
+    """The owner's balance, read from the stored row: one indexed query whatever the history.
 
-    Credits of grants that are past their expiry but not yet swept are not counted.
+    Credits of grants that are past their expiry but not yet swept are not counted (finding
+    them costs a second query, only once such a grant exists).
     """
     row = (
         CreditAccount.objects.filter(owner_id=_owner_id(owner))
-        .values_list("id", "balance", "held")
+        .values_list("id", "balance", "held", "unallocated", "next_expiry")
         .first()
     )
     if row is None:
         return Balance(ZERO, ZERO, ZERO)
-    account_id, stored, held = row
-    due = (
-        CreditGrant.objects.filter(
-            account_id=account_id, remaining__gt=0, expires_at__lte=timezone.now()
-        ).aggregate(total=Sum("remaining"))["total"]
-        or ZERO
-    )
+    account_id, stored, held, unallocated, next_expiry = row
+    now = timezone.now()
+    due = ZERO
+    if next_expiry is not None and next_expiry <= now:
+        due = sum(
+            (
+                left
+                for _, expires_at, left in _live_grants(account_id, unallocated)
+                if expires_at is not None and expires_at <= now
+            ),
+            ZERO,
+        )
     current = _quantize(stored - due)
     held = _quantize(held)
     return Balance(current, held, current - held)
@@ -153,23 +162,48 @@ def balance(owner: Owner) -> Balance:
 
 def breakdown(owner: Owner) -> dict[str, Decimal]:
     """Unexpired credits left per grant source (held credits are not included)."""
+    account = CreditAccount.objects.filter(owner_id=_owner_id(owner)).first()
+    if account is None:
+        return {}
+    now = timezone.now()
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for source, expires_at, left in _live_grants(account.id, account.unallocated):
+        if left and (expires_at is None or expires_at > now):
+            totals[source] += left
+    return {source: _quantize(totals[source]) for source in sorted(totals)}
+
+
+def _live_grants(
+    account_id: int, unallocated: Decimal
+) -> list[tuple[str, datetime | None, Decimal]]:
+    """``(source, expires_at, credits left)`` of the account's grants in consumption order, as
+    they will be once ``unallocated`` is taken from them."""
     rows = (
-        CreditGrant.objects.filter(account__owner_id=_owner_id(owner), remaining__gt=0)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .values_list("source")
-        .annotate(total=Sum("remaining"))
-        .order_by("source")
+        CreditGrant.objects.filter(account_id=account_id, remaining__gt=0)
+        .order_by(*GRANT_ORDER)
+        .values_list("source", "expires_at", "remaining")
     )
-    return {source: _quantize(total) for source, total in rows}
+    live = []
+    pending = unallocated
+    for source, expires_at, remaining in rows:
+        take = min(remaining, pending)
+        pending -= take
+        live.append((source, expires_at, remaining - take))
+    return live
 
 
 def statement(owner: Owner, *, before: int | None = None, limit: int = 50) -> Page:
-    """The owner's ledger entries, newest first, ``limit`` at a time (keyset pagination)."""
+    """The owner's ledger entries, newest first, ``limit`` at a time (keyset pagination).
+
+    Bookkeeping ``allocation`` entries are left out: they change no balance.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InvalidArgument(f"limit must be an integer from 1 to 1000, not {limit!r}.")
     if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
         raise InvalidArgument(f"before must be an entry id, not {before!r}.")
-    entries = CreditTransaction.objects.filter(account__owner_id=_owner_id(owner))
+    entries = CreditTransaction.objects.filter(account__owner_id=_owner_id(owner)).exclude(
+        kind=TransactionKind.ALLOCATION
+    )
     if before is not None:
         entries = entries.filter(id__lt=before)
     items = list(entries.order_by("-id")[: limit + 1])
@@ -231,28 +265,58 @@ def _idempotent(
     return replay(first)
 
 
-def _retrying_due_grants(owner_id: Any, write: Callable[[], T]) -> T:
-    """Run ``write``; if it needed credits that are due to expire, sweep them and retry once."""
-    try:
-        return write()
-    except _DueGrants:
-        expire_due(owner=owner_id)
-    try:
-        return write()
-    except _DueGrants:
-        raise InsufficientCredits("Not enough unexpired credits.") from None
+def _lock_new_or_existing_account(owner_id: Any, now: datetime) -> CreditAccount:
+    """:func:`_lock_account`, creating the account first when the owner has none."""
+    CreditAccount.objects.get_or_create(owner_id=owner_id)
+    account = _lock_account(owner_id, now)
+    assert account is not None  # accounts are never deleted
+    return account
 
 
-def _lock_account(owner_id: Any, *, create: bool = False) -> CreditAccount:
-    """Lock the owner's account row (creating the account first with ``create=True``)."""
-    if create:
-        CreditAccount.objects.get_or_create(owner_id=owner_id)
-    return CreditAccount.objects.select_for_update().get(owner_id=owner_id)
+def _lock_account(owner_id: Any, now: datetime) -> CreditAccount | None:
+    """Lock the owner's account row, with its unallocated debits taken from the grants.
+
+    Every write except the fast debit starts here, so grant remainders are exact under the lock.
+    """
+    account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
+    if account is not None and account.unallocated:
+        _allocate(account, now)
+    return account
+
+
+def _allocate(account: CreditAccount, now: datetime) -> None:
+    """Take the account's unallocated debits from its grants and record where they went.
+
+    Every grant with credits left was live when those debits were made (debits skip the grants
+    only before ``next_expiry``), so grants past their expiry are included.
+    """
+    allocations = _take_from_grants(account, account.unallocated, now, include_due=True)
+    account.unallocated = ZERO
+    _store_account(account, now)
+    _record(
+        account,
+        TransactionKind.ALLOCATION,
+        amount=ZERO,
+        allocations=_spent(allocations),
+        reason="debits taken from grants",
+    )
 
 
 def _store_account(account: CreditAccount, now: datetime) -> None:
+    """Write the locked account's totals and recompute ``next_expiry`` from its grants."""
+    earliest = (
+        CreditGrant.objects.filter(
+            account_id=OuterRef("pk"), remaining__gt=0, expires_at__isnull=False
+        )
+        .order_by("expires_at")
+        .values("expires_at")[:1]
+    )
     CreditAccount.objects.filter(pk=account.pk).update(
-        balance=account.balance, held=account.held, updated_at=now
+        balance=account.balance,
+        held=account.held,
+        unallocated=account.unallocated,
+        next_expiry=Subquery(earliest),
+        updated_at=now,
     )
 
 
@@ -266,69 +330,29 @@ def _insufficient(available: Decimal, required: Decimal) -> InsufficientCredits:
 GRANT_ORDER = (F("priority").desc(), F("expires_at").asc(nulls_last=True), F("id").asc())
 
 
-def _take_from_grants(account_id: int, amount: Decimal, now: datetime) -> Allocations:
-    """Take ``amount`` from the account's unexpired grants in consumption order.
+def _take_from_grants(
+    account: CreditAccount, amount: Decimal, now: datetime, *, include_due: bool = False
+) -> Allocations:
+    """Take ``amount`` from the locked account's grants in consumption order.
 
-    The caller holds the account lock. Raises ``_DueGrants`` when unexpired grants do not cover
-    the amount (the rest of the balance sits in grants that are past their expiry).
+    Arithmetic is done in Python on ``Decimal``: SQLite would do it in floating point.
     """
-    if connection.vendor == "postgresql":
-        return _take_from_grants_postgresql(account_id, amount, now)
-    grants = (
-        CreditGrant.objects.filter(account_id=account_id, remaining__gt=0)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by(*GRANT_ORDER)
-        .values_list("id", "remaining")
-    )
+    grants = CreditGrant.objects.filter(account_id=account.pk, remaining__gt=0)
+    if not include_due:
+        grants = grants.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     taken: Allocations = []
     left = amount
-    for grant_id, remaining in list(grants):
+    for grant_id, remaining in grants.order_by(*GRANT_ORDER).values_list("id", "remaining"):
         take = min(_quantize(remaining), left)
         CreditGrant.objects.filter(pk=grant_id).update(remaining=_quantize(remaining) - take)
         taken.append((grant_id, take))
         left -= take
         if left == 0:
             return taken
-    raise _DueGrants
-
-
-def _consume_grants_sql() -> str:
-    """CTEs ``ordered``, ``taken`` and ``updated``: rank the account's live grants by
-    consumption order, keep the prefix that covers ``%(amount)s`` and decrement it. Exact,
-    because PostgreSQL does the numeric arithmetic."""
-    table = CreditGrant._meta.db_table
-    return f"""
-        ordered AS (
-            SELECT id, remaining, priority, expires_at,
-                   SUM(remaining) OVER (
-                       ORDER BY priority DESC, expires_at ASC NULLS LAST, id ASC
-                   ) AS running
-              FROM {table}
-             WHERE account_id = %(account)s AND remaining > 0
-               AND (expires_at IS NULL OR expires_at > %(now)s)
-        ), taken AS (
-            SELECT id, priority, expires_at,
-                   LEAST(remaining, %(amount)s - (running - remaining)) AS take
-              FROM ordered
-             WHERE running - remaining < %(amount)s
-        ), updated AS (
-            UPDATE {table} AS g SET remaining = g.remaining - taken.take
-              FROM taken WHERE g.id = taken.id
-            RETURNING g.id, taken.take, taken.priority, taken.expires_at
-        )
-    """  # noqa: S608 (the table name comes from model metadata)
-
-
-def _take_from_grants_postgresql(account_id: int, amount: Decimal, now: datetime) -> Allocations:
-    sql = f"WITH {_consume_grants_sql()} SELECT id, take, priority, expires_at FROM updated"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"account": account_id, "amount": amount, "now": now})
-        rows = cursor.fetchall()
-    rows.sort(key=lambda r: (-r[2], r[3] is None, r[3], r[0]))
-    taken = [(grant_id, Decimal(take)) for grant_id, take, _, _ in rows]
-    if sum((take for _, take in taken), ZERO) != amount:
-        raise _DueGrants
-    return taken
+    raise LedgerCorrupted(
+        f"The grants of account {account.pk} hold less than its balance says; "
+        "run manage.py credits verify."
+    )
 
 
 def _return_to_grants(allocations: Iterable[tuple[int, Decimal]]) -> None:
@@ -397,7 +421,9 @@ def _record(
 
 
 def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
-    signal = signals.BY_KIND[entry.kind]
+    signal = signals.BY_KIND.get(entry.kind)
+    if signal is None:
+        return  # bookkeeping entries change no balance
     transaction.on_commit(
         lambda: signal.send(sender=CreditTransaction, transaction=entry, account=account)
     )
@@ -471,7 +497,7 @@ def grant(
     def write() -> CreditTransaction:
         with transaction.atomic():
             now = timezone.now()
-            account = _lock_account(owner_id, create=True)
+            account = _lock_new_or_existing_account(owner_id, now)
             bucket = CreditGrant.objects.create(
                 account=account,
                 source=source,
@@ -502,131 +528,98 @@ def grant(
 def _consume(
     owner_id: Any, amount: Decimal, *, hold: bool, now: datetime
 ) -> tuple[CreditAccount, Allocations]:
-    """Lock the account, check availability and take ``amount`` from its grants.
-
-    A debit lowers the balance; a hold raises the held credits instead. On PostgreSQL the lock,
-    the check and the change are one conditional UPDATE.
-    """
-    balance_change = ZERO if hold else amount
-    held_change = amount if hold else ZERO
-    if connection.vendor == "postgresql":
-        account = _change_account_postgresql(owner_id, balance_change, held_change, amount, now)
-        return account, _take_from_grants(account.id, amount, now)
-    account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
-    if account is None or account.available < amount:
-        raise _insufficient(account.available if account else ZERO, amount)
-    allocations = _take_from_grants(account.id, amount, now)
-    account.balance -= balance_change
-    account.held += held_change
+    """Lock the account, expire its due grants, check availability and take ``amount`` from
+    its grants. A debit lowers the balance; a hold raises the held credits instead."""
+    account = _lock_account(owner_id, now)
+    if account is None:
+        raise _insufficient(ZERO, amount)
+    _expire_account(account, now)
+    if account.available < amount:
+        raise _insufficient(account.available, amount)
+    allocations = _take_from_grants(account, amount, now)
+    if hold:
+        account.held += amount
+    else:
+        account.balance -= amount
     _store_account(account, now)
     return account, allocations
 
 
-def _change_account_postgresql(
-    owner_id: Any, balance_change: Decimal, held_change: Decimal, amount: Decimal, now: datetime
-) -> CreditAccount:
-    """Lock, check and change the account in one conditional UPDATE.
+def _fast_debit(
+    owner_id: Any, amount: Decimal, now: datetime, fields: dict[str, Any]
+) -> CreditTransaction | None:
+    """Debit without touching grants while none is about to expire, or return ``None``.
 
-    Every later statement of the transaction starts after the lock is held, so it sees the
-    account's grants as the last writer left them.
+    On PostgreSQL that is one conditional UPDATE and one INSERT, the statements a bare debit
+    needs; the credits join ``unallocated`` (see the module docstring).
     """
-    table = CreditAccount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET balance = balance - %s, held = held + %s, updated_at = %s "  # noqa: S608
-            "WHERE owner_id = %s AND balance - held >= %s RETURNING id, balance, held",
-            [balance_change, held_change, now, owner_id, amount],
+    if connection.vendor != "postgresql":
+        account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
+        if (
+            account is None
+            or account.available < amount
+            or (account.next_expiry is not None and account.next_expiry <= now)
+        ):
+            return None
+        account.balance -= amount
+        account.unallocated += amount
+        CreditAccount.objects.filter(pk=account.pk).update(
+            balance=account.balance, unallocated=account.unallocated, updated_at=now
         )
-        row = cursor.fetchone()
-    if row is None:
-        raise _insufficient(balance(owner_id).available, amount)
-    account = CreditAccount(id=row[0], owner_id=owner_id, balance=row[1], held=row[2])
-    account._state.adding = False
-    account._state.db = connection.alias
-    return account
-
-
-def _debit_postgresql(
-    owner_id: Any,
-    amount: Decimal,
-    *,
-    now: datetime,
-    actor: Any,
-    reason: str,
-    reference: str,
-    metadata: dict[str, Any],
-    idempotency_key: str | None,
-    digest: str,
-) -> CreditTransaction:
-    """A debit in two statements, as many round trips as the bare conditional UPDATE + INSERT:
-    the account UPDATE, then one statement that consumes the grants in order and inserts the
-    entry with their allocations (or inserts nothing when unexpired grants fall short)."""
-    account = _change_account_postgresql(owner_id, amount, ZERO, amount, now)
+        return _record(account, TransactionKind.DEBIT, amount=-amount, **fields)
+    accounts = CreditAccount._meta.db_table
     entries = CreditTransaction._meta.db_table
-    sql = f"""
-        WITH {_consume_grants_sql()}, totals AS (
-            SELECT COALESCE(SUM(take), 0) AS taken,
-                   COALESCE(jsonb_agg(
-                       jsonb_build_array(id, round(-take, %(places)s)::text)
-                       ORDER BY priority DESC, expires_at ASC NULLS LAST, id ASC
-                   ), '[]'::jsonb) AS allocations
-              FROM updated
-        ), entry AS (
-            INSERT INTO {entries} (
-                account_id, kind, amount, held_delta, balance_after, held_after, allocations,
-                actor_id, reason, reference, metadata, idempotency_key, request_digest,
-                created_at
-            )
-            SELECT %(account)s, %(kind)s, %(change)s, 0, %(balance)s, %(held)s,
-                   totals.allocations, %(actor)s, %(reason)s, %(reference)s,
-                   %(metadata)s::jsonb, %(key)s, %(digest)s, %(now)s
-              FROM totals
-             WHERE totals.taken = %(amount)s
-            RETURNING id, allocations
-        )
-        SELECT id, allocations FROM entry
-    """  # noqa: S608 (table names from model metadata, values are parameters)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
-            {
-                "account": account.id,
-                "now": now,
-                "amount": amount,
-                "places": settings.QUICKSCALE_CREDITS_DECIMAL_PLACES,
-                "kind": TransactionKind.DEBIT,
-                "change": -amount,
-                "balance": account.balance,
-                "held": account.held,
-                "actor": getattr(actor, "pk", actor),
-                "reason": reason,
-                "reference": reference,
-                "metadata": json.dumps(metadata),
-                "key": idempotency_key,
-                "digest": digest,
-            },
+            f"UPDATE {accounts} SET balance = balance - %(amount)s, "  # noqa: S608
+            "unallocated = unallocated + %(amount)s, updated_at = %(now)s "
+            "WHERE owner_id = %(owner)s AND balance - held >= %(amount)s "
+            "AND (next_expiry IS NULL OR next_expiry > %(now)s) RETURNING id, balance, held",
+            {"amount": amount, "now": now, "owner": owner_id},
         )
         row = cursor.fetchone()
-    if row is None:
-        raise _DueGrants
-    entry = CreditTransaction(
-        id=row[0],
-        account=account,
-        kind=TransactionKind.DEBIT,
-        amount=-amount,
-        held_delta=ZERO,
-        balance_after=account.balance,
-        held_after=account.held,
-        # Django's connection hands jsonb back as text, for JSONField to decode.
-        allocations=json.loads(row[1]) if isinstance(row[1], str) else row[1],
-        actor_id=getattr(actor, "pk", actor),
-        reason=reason,
-        reference=reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-        request_digest=digest,
-        created_at=now,
-    )
+        if row is None:
+            return None
+        account = CreditAccount(id=row[0], owner_id=owner_id, balance=row[1], held=row[2])
+        account._state.adding = False
+        account._state.db = connection.alias
+        entry = CreditTransaction(
+            account=account,
+            kind=TransactionKind.DEBIT,
+            amount=-amount,
+            held_delta=ZERO,
+            balance_after=account.balance,
+            held_after=account.held,
+            allocations=[],
+            actor_id=getattr(fields["actor"], "pk", fields["actor"]),
+            reason=fields["reason"],
+            reference=fields["reference"],
+            metadata=fields["metadata"],
+            idempotency_key=fields["idempotency_key"],
+            request_digest=fields["digest"],
+            created_at=now,
+        )
+        cursor.execute(
+            f"INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "  # noqa: S608
+            "held_after, allocations, actor_id, reason, reference, metadata, idempotency_key, "
+            "request_digest, created_at) VALUES (%s, %s, %s, 0, %s, %s, '[]', %s, %s, %s, "
+            "%s::jsonb, %s, %s, %s) RETURNING id",
+            [
+                account.id,
+                entry.kind,
+                entry.amount,
+                entry.balance_after,
+                entry.held_after,
+                entry.actor_id,
+                entry.reason,
+                entry.reference,
+                json.dumps(entry.metadata),
+                entry.idempotency_key,
+                entry.request_digest,
+                now,
+            ],
+        )
+        entry.id = cursor.fetchone()[0]
     entry._state.adding = False
     entry._state.db = connection.alias
     _announce(entry, account)
@@ -652,41 +645,31 @@ def debit(
     _check_key(idempotency_key)
     digest = _digest("debit", amount=amount, reference=reference)
 
+    fields = {
+        "actor": actor,
+        "reason": reason,
+        "reference": reference,
+        "metadata": metadata,
+        "idempotency_key": idempotency_key,
+        "digest": digest,
+    }
+
     def write() -> CreditTransaction:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                return _debit_postgresql(
-                    owner_id,
-                    amount,
-                    now=timezone.now(),
-                    actor=actor,
-                    reason=reason,
-                    reference=reference,
-                    metadata=metadata,
-                    idempotency_key=idempotency_key,
-                    digest=digest,
-                )
-            account, allocations = _consume(owner_id, amount, hold=False, now=timezone.now())
+            now = timezone.now()
+            entry = _fast_debit(owner_id, amount, now, fields)
+            if entry is not None:
+                return entry
+            account, allocations = _consume(owner_id, amount, hold=False, now=now)
             return _record(
                 account,
                 TransactionKind.DEBIT,
                 amount=-amount,
                 allocations=_spent(allocations),
-                actor=actor,
-                reason=reason,
-                reference=reference,
-                metadata=metadata,
-                idempotency_key=idempotency_key,
-                digest=digest,
+                **fields,
             )
 
-    return _idempotent(
-        owner_id,
-        idempotency_key,
-        digest,
-        lambda: _retrying_due_grants(owner_id, write),
-        lambda first: first,
-    )
+    return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
 
 
 def hold(
@@ -745,9 +728,7 @@ def hold(
         assert first.hold is not None
         return first.hold
 
-    return _idempotent(
-        owner_id, idempotency_key, digest, lambda: _retrying_due_grants(owner_id, write), replay
-    )
+    return _idempotent(owner_id, idempotency_key, digest, write, replay)
 
 
 def _hold_allocations(reservation: CreditHold) -> Allocations:
@@ -780,7 +761,8 @@ def _settle(
     def write() -> CreditTransaction:
         with transaction.atomic():
             now = timezone.now()
-            account = _lock_account(owner_id)
+            account = _lock_account(owner_id, now)
+            assert account is not None  # a hold's account exists
             current = CreditHold.objects.select_for_update().get(pk=reservation.pk)
             if current.state != HoldState.ACTIVE:
                 settled = current.transactions.exclude(kind=TransactionKind.HOLD).first()
@@ -899,7 +881,8 @@ def refund(
     def write() -> CreditTransaction:
         with transaction.atomic():
             now = timezone.now()
-            account = _lock_account(owner_id)
+            account = _lock_account(owner_id, now)
+            assert account is not None  # a spending entry's account exists
             refunded = entry.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
             left = -entry.amount - refunded
             value = left if requested is None else requested
@@ -973,7 +956,7 @@ def adjust(
                     idempotency_key=idempotency_key,
                     digest=digest,
                 )
-            account = _lock_account(owner_id, create=True)
+            account = _lock_new_or_existing_account(owner_id, now)
             bucket = CreditGrant.objects.create(
                 account=account,
                 source=GrantSource.ADMIN,
@@ -996,13 +979,7 @@ def adjust(
                 digest=digest,
             )
 
-    return _idempotent(
-        owner_id,
-        idempotency_key,
-        digest,
-        lambda: _retrying_due_grants(owner_id, write),
-        lambda first: first,
-    )
+    return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
 
 
 # -- sweeps ------------------------------------------------------------------------------------
@@ -1020,37 +997,44 @@ def expire_due(
     and run again at any point. ``progress(done, total)`` is called after each account.
     """
     now = now or timezone.now()
-    due = CreditGrant.objects.filter(remaining__gt=0, expires_at__lte=now)
+    due = CreditAccount.objects.filter(next_expiry__lte=now)
     if owner is not None:
-        due = due.filter(account__owner_id=_owner_id(owner))
-    account_ids = sorted(set(due.values_list("account_id", flat=True)))
+        due = due.filter(owner_id=_owner_id(owner))
+    owner_ids = list(due.order_by("id").values_list("owner_id", flat=True))
     expired = 0
-    for done, account_id in enumerate(account_ids, start=1):
+    for done, owner_id in enumerate(owner_ids, start=1):
         with transaction.atomic():
-            account = CreditAccount.objects.select_for_update().get(pk=account_id)
-            grants = list(
-                CreditGrant.objects.select_for_update()
-                .filter(account_id=account_id, remaining__gt=0, expires_at__lte=now)
-                .order_by("id")
-            )
-            if grants:
-                total = sum((g.remaining for g in grants), ZERO)
-                CreditGrant.objects.filter(pk__in=[g.pk for g in grants]).update(
-                    remaining=0, expired_at=now
-                )
-                account.balance -= total
-                _store_account(account, now)
-                _record(
-                    account,
-                    TransactionKind.EXPIRE,
-                    amount=-total,
-                    allocations=[(g.pk, -g.remaining) for g in grants],
-                    reason="credits expired",
-                )
-                expired += len(grants)
+            account = _lock_account(owner_id, now)
+            if account is not None:
+                expired += _expire_account(account, now)
         if progress is not None:
-            progress(done, len(account_ids))
+            progress(done, len(owner_ids))
     return expired
+
+
+def _expire_account(account: CreditAccount, now: datetime) -> int:
+    """Expire the locked (and allocated) account's due grants; returns how many expired."""
+    grants = list(
+        CreditGrant.objects.filter(account_id=account.pk, remaining__gt=0, expires_at__lte=now)
+        .order_by("id")
+        .values_list("id", "remaining")
+    )
+    if not grants:
+        return 0
+    total = sum((left for _, left in grants), ZERO)
+    CreditGrant.objects.filter(pk__in=[grant_id for grant_id, _ in grants]).update(
+        remaining=0, expired_at=now
+    )
+    account.balance -= total
+    _store_account(account, now)
+    _record(
+        account,
+        TransactionKind.EXPIRE,
+        amount=-total,
+        allocations=[(grant_id, -left) for grant_id, left in grants],
+        reason="credits expired",
+    )
+    return len(grants)
 
 
 def release_expired_holds(*, now: datetime | None = None, progress: Progress | None = None) -> int:
@@ -1093,7 +1077,9 @@ def verify(owner: Owner = None, *, progress: Progress | None = None) -> list[Pro
     The stored balance and held credits equal the sums of the entries; every entry's
     ``balance_after``/``held_after`` continue the running totals; the held credits equal the
     active holds; grant remainders equal their amount plus every allocation that touched them;
-    the balance equals the held credits plus the grants' remainders; nothing is negative.
+    the unallocated credits equal the fast debits not yet allocated; the balance equals the
+    grants' remainders plus the held credits less the unallocated ones; no grant with credits
+    left expires before the account's ``next_expiry``; nothing is negative.
     """
     accounts = CreditAccount.objects.order_by("id")
     if owner is not None:
@@ -1116,7 +1102,7 @@ def _verify_account(account_id: int) -> list[Problem]:
         def problem(code: str, message: str) -> None:
             problems.append(Problem(account_id, code, message))
 
-        running_balance = running_held = ZERO
+        running_balance = running_held = pending = ZERO
         grant_changes: dict[int, Decimal] = defaultdict(lambda: ZERO)
         entries = CreditTransaction.objects.filter(account_id=account_id).order_by("id")
         for entry in entries.iterator(chunk_size=2000):
@@ -1129,8 +1115,18 @@ def _verify_account(account_id: int) -> list[Problem]:
                     f"{_quantize(entry.held_after)}, but the entries before it add up to "
                     f"{_quantize(running_balance)} / {_quantize(running_held)}.",
                 )
+            if entry.kind == TransactionKind.DEBIT and not entry.allocations:
+                pending -= entry.amount  # a fast debit: its credits await allocation
             for grant_id, value in entry.allocations:
                 grant_changes[int(grant_id)] += Decimal(value)
+                if entry.kind == TransactionKind.ALLOCATION:
+                    pending += Decimal(value)
+        if account.unallocated != pending:
+            problem(
+                "unallocated",
+                f"{_quantize(account.unallocated)} credits are recorded as unallocated, but the "
+                f"entries leave {_quantize(pending)}.",
+            )
         if account.balance != running_balance:
             problem(
                 "balance",
@@ -1157,8 +1153,19 @@ def _verify_account(account_id: int) -> list[Problem]:
                 f"but {_quantize(account.held)} is held.",
             )
         remaining = ZERO
-        for grant_id, amount, left in account.grants.values_list("id", "amount", "remaining"):
+        grants = account.grants.values_list("id", "amount", "remaining", "expires_at")
+        for grant_id, amount, left, expires_at in grants:
             remaining += left
+            if (
+                left > 0
+                and expires_at is not None
+                and (account.next_expiry is None or account.next_expiry > expires_at)
+            ):
+                problem(
+                    "next_expiry",
+                    f"Grant {grant_id} expires at {expires_at.isoformat()}, before the account's "
+                    f"next expiry {account.next_expiry and account.next_expiry.isoformat()}.",
+                )
             expected = amount + grant_changes.pop(grant_id, ZERO)
             if left != expected or left < 0 or left > amount:
                 problem(
@@ -1176,12 +1183,12 @@ def _verify_account(account_id: int) -> list[Problem]:
                     f"Hold {reservation.pk} took {_quantize(taken)} from grants but holds "
                     f"{_quantize(reservation.amount)}.",
                 )
-        if remaining + account.held != account.balance:
+        if remaining + account.held - account.unallocated != account.balance:
             problem(
                 "grants_total",
-                f"Grants hold {_quantize(remaining)} and holds {_quantize(account.held)}, "
-                "which does not add up "
-                f"to the balance {_quantize(account.balance)}.",
+                f"Grants hold {_quantize(remaining)}, holds {_quantize(account.held)} and "
+                f"{_quantize(account.unallocated)} is unallocated, which does not add up to the "
+                f"balance {_quantize(account.balance)}.",
             )
         return problems
 

@@ -33,6 +33,13 @@ class CreditAccount(models.Model):
     )
     balance = money(default=0, verbose_name=_("balance"))
     held = money(default=0, verbose_name=_("held"))
+    #: Credits spent by debits that are not yet taken from grants. A debit only needs the
+    #: account row while no grant is about to expire; the next write that needs exact grant
+    #: remainders takes this amount from the grants first, in consumption order.
+    unallocated = money(default=0, verbose_name=_("unallocated"))
+    #: The earliest expiry among grants with credits left (or earlier). Debits skip the grants
+    #: only before it.
+    next_expiry = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,6 +53,9 @@ class CreditAccount(models.Model):
             models.CheckConstraint(
                 condition=Q(held__gte=0) & Q(held__lte=F("balance")),
                 name="quickscale_credits_held_within_balance",
+            ),
+            models.CheckConstraint(
+                condition=Q(unallocated__gte=0), name="quickscale_credits_unallocated_not_negative"
             ),
         ]
 
@@ -164,6 +174,9 @@ class TransactionKind(models.TextChoices):
     EXPIRE = "expire"
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
+    #: Bookkeeping, not a change of balance: debits made while no grant was about to expire
+    #: are taken from the grants here.
+    ALLOCATION = "allocation"
 
 
 class CreditTransactionQuerySet(models.QuerySet["CreditTransaction"]):
