@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
@@ -47,3 +50,24 @@ def scratch_database_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 def vendor() -> str:
     """The database vendor the suite runs on (``postgresql`` or ``sqlite``)."""
     return connection.vendor
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    """Create users with unique names and emails."""
+
+    def make(**fields: Any) -> Any:
+        number = next(_numbers)
+        fields.setdefault("username", f"user{number}")
+        fields.setdefault("email", f"user{number}@example.com")
+        return get_user_model().objects.create_user(**fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., Any]) -> Any:
+    return make_user()

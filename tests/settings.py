@@ -35,6 +35,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     *QUICKSCALE_APPS,
+    "tests.hostapp",
+    # Its tables, so tests can enqueue into the database task backend (TASKS stays the
+    # default immediate backend; see tests/projects/tasks_worker.py).
+    "django_tasks_db",
 ]
 
 DATABASES = {

@@ -1,17 +1,11 @@
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from quickscale.credits.models import CreditAccount, CreditGrant, CreditTransaction
 
-_numbers = itertools.count(1)
 HOUR = timedelta(hours=1)
 
 
@@ -20,19 +14,3 @@ def lapsed(entry: CreditTransaction) -> None:
     past = timezone.now() - timedelta(seconds=1)
     CreditGrant.objects.filter(pk=entry.grant_id).update(expires_at=past)
     CreditAccount.objects.filter(pk=entry.account_id).update(next_expiry=past)
-
-
-@pytest.fixture
-def make_user(db: None) -> Callable[..., Any]:
-    def make(**fields: Any) -> Any:
-        number = next(_numbers)
-        fields.setdefault("username", f"user{number}")
-        fields.setdefault("email", f"user{number}@example.com")
-        return get_user_model().objects.create_user(**fields)
-
-    return make
-
-
-@pytest.fixture
-def user(make_user: Callable[..., Any]) -> Any:
-    return make_user()

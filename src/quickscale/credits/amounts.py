@@ -77,7 +77,11 @@ def parse_amount(text: Any, *, field: str = "amount") -> Decimal:
     return to_amount(value, field=field)
 
 
+def quantize(value: Decimal) -> Decimal:
+    """``value`` rounded to the configured places (the database stores eight)."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-settings.QUICKSCALE_CREDITS_DECIMAL_PLACES))
+
+
 def display(value: Decimal) -> str:
     """An amount as people read it: with the configured places, not the stored eight."""
-    places = settings.QUICKSCALE_CREDITS_DECIMAL_PLACES
-    return str(Decimal(value).quantize(Decimal(1).scaleb(-places)))
+    return str(quantize(value))

@@ -35,7 +35,7 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from quickscale.credits import signals
-from quickscale.credits.amounts import to_amount, to_signed_amount
+from quickscale.credits.amounts import quantize, to_amount, to_signed_amount
 from quickscale.credits.exceptions import (
     CreditError,
     IdempotencyConflict,
@@ -155,8 +155,8 @@ def balance(owner: Owner) -> Balance:
             ),
             ZERO,
         )
-    current = _quantize(stored - due)
-    held = _quantize(held)
+    current = quantize(stored - due)
+    held = quantize(held)
     return Balance(current, held, current - held)
 
 
@@ -170,7 +170,7 @@ def breakdown(owner: Owner) -> dict[str, Decimal]:
     for source, expires_at, left in _live_grants(account.id, account.unallocated):
         if left and (expires_at is None or expires_at > now):
             totals[source] += left
-    return {source: _quantize(totals[source]) for source in sorted(totals)}
+    return {source: quantize(totals[source]) for source in sorted(totals)}
 
 
 def _live_grants(
@@ -212,10 +212,6 @@ def statement(owner: Owner, *, before: int | None = None, limit: int = 50) -> Pa
 
 
 # -- writing: shared machinery ------------------------------------------------------------
-
-
-def _quantize(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(Decimal(1).scaleb(-settings.QUICKSCALE_CREDITS_DECIMAL_PLACES))
 
 
 def _digest(operation: str, **payload: Any) -> str:
@@ -322,8 +318,8 @@ def _store_account(account: CreditAccount, now: datetime) -> None:
 
 def _insufficient(available: Decimal, required: Decimal) -> InsufficientCredits:
     return InsufficientCredits(
-        f"{_quantize(required)} credits are needed but only {_quantize(available)} are available.",
-        details={"available": str(_quantize(available)), "required": str(_quantize(required))},
+        f"{quantize(required)} credits are needed but only {quantize(available)} are available.",
+        details={"available": str(quantize(available)), "required": str(quantize(required))},
     )
 
 
@@ -343,8 +339,8 @@ def _take_from_grants(
     taken: Allocations = []
     left = amount
     for grant_id, remaining in grants.order_by(*GRANT_ORDER).values_list("id", "remaining"):
-        take = min(_quantize(remaining), left)
-        CreditGrant.objects.filter(pk=grant_id).update(remaining=_quantize(remaining) - take)
+        take = min(quantize(remaining), left)
+        CreditGrant.objects.filter(pk=grant_id).update(remaining=quantize(remaining) - take)
         taken.append((grant_id, take))
         left -= take
         if left == 0:
@@ -362,7 +358,7 @@ def _return_to_grants(allocations: Iterable[tuple[int, Decimal]]) -> None:
         remaining = (
             CreditGrant.objects.filter(pk=grant_id).values_list("remaining", flat=True).get()
         )
-        CreditGrant.objects.filter(pk=grant_id).update(remaining=_quantize(remaining + amount))
+        CreditGrant.objects.filter(pk=grant_id).update(remaining=quantize(remaining + amount))
 
 
 def _spent(allocations: Allocations) -> Allocations:
@@ -407,7 +403,7 @@ def _record(
         held_delta=held_delta,
         balance_after=account.balance,
         held_after=account.held,
-        allocations=[[grant_id, str(_quantize(value))] for grant_id, value in allocations],
+        allocations=[[grant_id, str(quantize(value))] for grant_id, value in allocations],
         actor=actor,
         reason=reason,
         reference=reference,
@@ -704,7 +700,7 @@ def hold(
             reservation = CreditHold.objects.create(
                 account=account,
                 amount=amount,
-                allocations=[[grant_id, str(_quantize(value))] for grant_id, value in allocations],
+                allocations=[[grant_id, str(quantize(value))] for grant_id, value in allocations],
                 expires_at=now + timedelta(seconds=timeout),
                 reference=reference,
             )
@@ -888,9 +884,9 @@ def refund(
             value = left if requested is None else requested
             if value <= 0 or value > left:
                 raise InvalidOperation(
-                    f"{_quantize(left)} credits of this entry are left to refund, "
-                    f"so {_quantize(value)} cannot be refunded.",
-                    details={"transaction": entry.pk, "refundable": str(_quantize(left))},
+                    f"{quantize(left)} credits of this entry are left to refund, "
+                    f"so {quantize(value)} cannot be refunded.",
+                    details={"transaction": entry.pk, "refundable": str(quantize(left))},
                 )
             bucket = CreditGrant.objects.create(
                 account=account,
@@ -1111,9 +1107,9 @@ def _verify_account(account_id: int) -> list[Problem]:
             if entry.balance_after != running_balance or entry.held_after != running_held:
                 problem(
                     "running_total",
-                    f"Entry {entry.pk} records balance {_quantize(entry.balance_after)} / held "
-                    f"{_quantize(entry.held_after)}, but the entries before it add up to "
-                    f"{_quantize(running_balance)} / {_quantize(running_held)}.",
+                    f"Entry {entry.pk} records balance {quantize(entry.balance_after)} / held "
+                    f"{quantize(entry.held_after)}, but the entries before it add up to "
+                    f"{quantize(running_balance)} / {quantize(running_held)}.",
                 )
             if entry.kind == TransactionKind.DEBIT and not entry.allocations:
                 pending -= entry.amount  # a fast debit: its credits await allocation
@@ -1124,33 +1120,32 @@ def _verify_account(account_id: int) -> list[Problem]:
         if account.unallocated != pending:
             problem(
                 "unallocated",
-                f"{_quantize(account.unallocated)} credits are recorded as unallocated, but the "
-                f"entries leave {_quantize(pending)}.",
+                f"{quantize(account.unallocated)} credits are recorded as unallocated, but the "
+                f"entries leave {quantize(pending)}.",
             )
         if account.balance != running_balance:
             problem(
                 "balance",
-                f"Stored balance {_quantize(account.balance)} differs from the sum of entries "
-                f"{_quantize(running_balance)}.",
+                f"Stored balance {quantize(account.balance)} differs from the sum of entries "
+                f"{quantize(running_balance)}.",
             )
         if account.held != running_held:
             problem(
                 "held",
-                f"Stored held credits {_quantize(account.held)} differ from the sum of entries "
-                f"{_quantize(running_held)}.",
+                f"Stored held credits {quantize(account.held)} differ from the sum of entries "
+                f"{quantize(running_held)}.",
             )
         if account.balance < 0 or account.held < 0 or account.held > account.balance:
             problem(
                 "negative",
-                f"Balance {_quantize(account.balance)} / held {_quantize(account.held)} "
-                "is invalid.",
+                f"Balance {quantize(account.balance)} / held {quantize(account.held)} is invalid.",
             )
         active = account.holds.filter(state=HoldState.ACTIVE).aggregate(total=Sum("amount"))
         if (active["total"] or ZERO) != account.held:
             problem(
                 "holds",
-                f"Active holds add up to {_quantize(active['total'] or ZERO)}, "
-                f"but {_quantize(account.held)} is held.",
+                f"Active holds add up to {quantize(active['total'] or ZERO)}, "
+                f"but {quantize(account.held)} is held.",
             )
         remaining = ZERO
         grants = account.grants.values_list("id", "amount", "remaining", "expires_at")
@@ -1170,8 +1165,8 @@ def _verify_account(account_id: int) -> list[Problem]:
             if left != expected or left < 0 or left > amount:
                 problem(
                     "grant",
-                    f"Grant {grant_id} has {_quantize(left)} left, "
-                    f"but its entries leave {_quantize(expected)}.",
+                    f"Grant {grant_id} has {quantize(left)} left, "
+                    f"but its entries leave {quantize(expected)}.",
                 )
         for grant_id in grant_changes:
             problem("grant", f"Entries touch grant {grant_id}, which is not this account's.")
@@ -1180,15 +1175,15 @@ def _verify_account(account_id: int) -> list[Problem]:
             if taken != reservation.amount:
                 problem(
                     "hold",
-                    f"Hold {reservation.pk} took {_quantize(taken)} from grants but holds "
-                    f"{_quantize(reservation.amount)}.",
+                    f"Hold {reservation.pk} took {quantize(taken)} from grants but holds "
+                    f"{quantize(reservation.amount)}.",
                 )
         if remaining + account.held - account.unallocated != account.balance:
             problem(
                 "grants_total",
-                f"Grants hold {_quantize(remaining)}, holds {_quantize(account.held)} and "
-                f"{_quantize(account.unallocated)} is unallocated, which does not add up to the "
-                f"balance {_quantize(account.balance)}.",
+                f"Grants hold {quantize(remaining)}, holds {quantize(account.held)} and "
+                f"{quantize(account.unallocated)} is unallocated, which does not add up to the "
+                f"balance {quantize(account.balance)}.",
             )
         return problems
 

@@ -5,6 +5,10 @@ the same transaction as the append-only ``CreditTransaction`` that explains it. 
 ``CreditGrant`` buckets that are consumed in order and may expire; a ``CreditHold`` reserves
 credits taken from grants until it is captured or released. Only ``quickscale.credits.ledger``
 writes these tables.
+
+Every model names its ``app_label`` so that apps depending on this one can import it even when
+``quickscale.credits`` is missing from ``INSTALLED_APPS``: their system check ``E001`` then
+reports the missing app instead of an ImportError.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class CreditAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        app_label = "quickscale_credits"
         verbose_name = _("credit account")
         verbose_name_plural = _("credit accounts")
         constraints = [
@@ -88,6 +93,7 @@ class CreditGrant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        app_label = "quickscale_credits"
         verbose_name = _("credit grant")
         verbose_name_plural = _("credit grants")
         indexes = [
@@ -141,6 +147,7 @@ class CreditHold(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        app_label = "quickscale_credits"
         verbose_name = _("credit hold")
         verbose_name_plural = _("credit holds")
         indexes = [
@@ -232,6 +239,7 @@ class CreditTransaction(models.Model):
     objects = CreditTransactionQuerySet.as_manager()
 
     class Meta:
+        app_label = "quickscale_credits"
         verbose_name = _("credit transaction")
         verbose_name_plural = _("credit transactions")
         indexes = [models.Index(fields=["account", "-id"], name="qs_credits_tx_statement")]

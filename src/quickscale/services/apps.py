@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
+from django.db.models.signals import post_migrate
 
 from quickscale.core.checks import dependency_check
 
@@ -14,10 +18,26 @@ class ServicesConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.services import conf  # noqa: F401  (installs the defaults)
-        from quickscale.services.checks import check_settings
+        from quickscale.services.checks import check_registry, check_settings
+        from quickscale.services.registry import autodiscover
 
         checks.register(
             dependency_check(self.name, [("quickscale.credits", "quickscale_services.E001")]),
             checks.Tags.compatibility,
         )
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_registry, checks.Tags.compatibility)
+        if settings.QUICKSCALE_SERVICES_AUTODISCOVER is True:
+            autodiscover()
+        post_migrate.connect(sync_after_migrate, sender=self)
+
+
+def sync_after_migrate(using: str = "default", **kwargs: Any) -> None:
+    """Keep the catalog in step with the registered services after every ``migrate``."""
+    from django.apps import apps
+
+    if not apps.is_installed("quickscale.credits"):
+        return
+    from quickscale.services.execution import sync_catalog
+
+    sync_catalog()

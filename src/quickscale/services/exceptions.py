@@ -1,0 +1,34 @@
+"""Errors of the services framework, each with a stable ``code``."""
+
+from __future__ import annotations
+
+from quickscale.core.errors import QuickScaleError
+
+
+class ServiceError(QuickScaleError):
+    code = "service_error"
+
+
+class ServiceNotFound(ServiceError):
+    code = "service_not_found"
+    status = 404
+
+
+class ServiceDisabled(ServiceError):
+    """Staff switched the service off in the catalog (or it is not configured)."""
+
+    code = "service_disabled"
+    status = 409
+
+
+class InvalidInput(ServiceError):
+    """The input failed the service's form or ``validate``; ``details`` maps each field to its
+    messages (``"__all__"`` for errors of the whole input)."""
+
+    code = "invalid_input"
+    status = 400
+
+
+class ServiceTimeout(ServiceError):
+    code = "service_timeout"
+    status = 504

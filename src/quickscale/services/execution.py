@@ -1,0 +1,485 @@
+"""Running a service for a user: validate, charge, run, record.
+
+*Held* mode holds the cost, runs outside any transaction (in a worker thread, so a timeout can
+be enforced), then captures what the run charged or releases everything on failure. *Inline*
+mode debits, runs and records in one transaction: one commit per run, and an exception rolls
+all of it back. Either way a failed run costs nothing and is recorded as failed, and a crash
+leaves at most a hold that the sweep releases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from quickscale.credits import ledger
+from quickscale.credits.amounts import quantize, to_amount
+from quickscale.credits.exceptions import IdempotencyConflict, InvalidArgument
+from quickscale.credits.models import CreditHold, HoldState
+from quickscale.services.base import BaseService, RunContext
+from quickscale.services.exceptions import (
+    InvalidInput,
+    ServiceDisabled,
+    ServiceNotFound,
+    ServiceTimeout,
+)
+from quickscale.services.models import RunStatus, Service, ServiceRun
+from quickscale.services.registry import registry
+
+logger = logging.getLogger(__name__)
+
+#: Extra seconds a hold outlives the service's timeout, so a slow capture is not raced by the
+#: sweep.
+HOLD_GRACE = 60
+
+
+@dataclass(frozen=True)
+class Prepared:
+    service: BaseService
+    entry: Service
+    data: dict[str, Any]
+    price: Decimal
+    digest: str
+
+
+def catalog_entry(service: type[BaseService]) -> Service:
+    """The catalog row of a registered service, created on first use."""
+    entry, _ = Service.objects.get_or_create(
+        slug=service.slug,
+        defaults={"name": service.name or service.slug, "description": service.description},
+    )
+    return entry
+
+
+def sync_catalog() -> list[Service]:
+    """Mirror the registry into the catalog: new services are added, names and descriptions
+    follow the code, staff choices (enabled, price) are kept, vanished ones are flagged."""
+    slugs = []
+    for service in registry.all():
+        entry = catalog_entry(service)
+        name = service.name or service.slug
+        if (entry.name, entry.description, entry.registered) != (
+            name,
+            service.description,
+            True,
+        ):
+            entry.name, entry.description, entry.registered = name, service.description, True
+            entry.save(update_fields=["name", "description", "registered", "updated_at"])
+        slugs.append(service.slug)
+    Service.objects.exclude(slug__in=slugs).update(registered=False)
+    return list(Service.objects.filter(registered=True).order_by("name"))
+
+
+def price(service: BaseService, entry: Service, data: dict[str, Any]) -> Decimal:
+    """What a run costs: the staff's override, else what the service computes."""
+    if entry.price_override is not None:
+        return to_amount(entry.price_override, field="price", allow_zero=True)
+    return to_amount(service.get_cost(data), field="cost", allow_zero=True)
+
+
+def prepare(slug: str, data: Any) -> Prepared:
+    """Look the service up, check it may run and validate ``data``; charges nothing."""
+    service_class = registry.get(slug)
+    entry = catalog_entry(service_class)
+    if not entry.enabled:
+        raise ServiceDisabled(f"The service {slug!r} is disabled.", details={"service": slug})
+    service = service_class()
+    if not service.is_available():
+        raise ServiceDisabled(
+            f"The service {slug!r} is not configured on this site.", details={"service": slug}
+        )
+    clean = validate_input(service, data)
+    digest = hashlib.sha256(
+        json.dumps([slug, clean], sort_keys=True, cls=DjangoJSONEncoder).encode()
+    ).hexdigest()
+    return Prepared(service, entry, clean, price(service, entry, clean), digest)
+
+
+def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
+    """The service's form and ``validate`` hook; errors name each field."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            f"The input must be an object, not {type(data).__name__}.",
+            details={"__all__": ["The input must be an object."]},
+        )
+    if service.input_form is None:
+        clean = dict(data)
+    else:
+        form = service.input_form(data=data)
+        if not form.is_valid():
+            raise InvalidInput(
+                "The input is invalid: " + ", ".join(sorted(form.errors)) + ".",
+                details={field: list(errors) for field, errors in form.errors.items()},
+            )
+        clean = form.cleaned_data
+    try:
+        return service.validate(clean)
+    except forms.ValidationError as error:
+        messages = (
+            error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+        )
+        raise InvalidInput(
+            "The input is invalid: " + "; ".join(m for ms in messages.values() for m in ms),
+            details=messages,
+        ) from None
+
+
+def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = None) -> ServiceRun:
+    """Run the service ``slug`` for ``user`` on ``data`` and return its ``ServiceRun``.
+
+    Raises ``ServiceNotFound``, ``ServiceDisabled``, ``InvalidInput`` or ``InsufficientCredits``
+    (nothing recorded, nothing charged) when the run cannot start. A run that starts and fails
+    is returned with status ``failed`` and charges nothing. Calling again with the same
+    ``idempotency_key`` returns the first run; the same key with other input raises
+    ``IdempotencyConflict``. Services with ``run_async`` return the run ``queued``.
+    """
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255
+    ):
+        raise InvalidArgument("idempotency_key must be a string of 1 to 255 characters.")
+    prepared = prepare(slug, data)
+    if idempotency_key is not None:
+        first = _first_run(user, idempotency_key, prepared)
+        if first is not None:
+            return first
+    try:
+        if prepared.service.mode == "inline":
+            return _run_inline(user, prepared, idempotency_key)
+        return _run_held(user, prepared, idempotency_key)
+    except IntegrityError:
+        # A concurrent call with the same key recorded its run first.
+        if idempotency_key is None:
+            raise
+        first = _first_run(user, idempotency_key, prepared)
+        if first is None:
+            raise
+        return first
+
+
+def _first_run(user: Any, key: str, prepared: Prepared) -> ServiceRun | None:
+    first = ServiceRun.objects.filter(user=user, idempotency_key=key).first()
+    if first is not None and (
+        first.service_id != prepared.entry.pk or first.input_digest != prepared.digest
+    ):
+        raise IdempotencyConflict(
+            f"The idempotency key {key!r} was already used for a different request.",
+            details={"idempotency_key": key, "run": first.pk},
+        )
+    return first
+
+
+def _timeout(service: BaseService) -> int:
+    return service.timeout or settings.QUICKSCALE_SERVICES_DEFAULT_TIMEOUT
+
+
+def _reference(run: ServiceRun) -> str:
+    return f"service-run:{run.pk}"
+
+
+def _run_held(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
+    service = prepared.service
+    queued = service.run_async
+    now = timezone.now()
+    with transaction.atomic():
+        run = ServiceRun.objects.create(
+            user=user,
+            service=prepared.entry,
+            status=RunStatus.QUEUED if queued else RunStatus.RUNNING,
+            mode="held",
+            reserved=prepared.price,
+            input_digest=prepared.digest,
+            idempotency_key=key,
+            started_at=None if queued else now,
+        )
+        if prepared.price:
+            hold_timeout = max(
+                settings.QUICKSCALE_CREDITS_HOLD_TIMEOUT, _timeout(service) + HOLD_GRACE
+            )
+            run.hold = ledger.hold(
+                user,
+                prepared.price,
+                timeout=hold_timeout,
+                reason=f"service {service.slug}",
+                reference=_reference(run),
+                idempotency_key=_reference(run),
+            )
+            run.save(update_fields=["hold"])
+        if queued:
+            from quickscale.services.tasks import perform_run
+
+            transaction.on_commit(lambda: perform_run.enqueue(run.pk, prepared.data))
+    if queued:
+        return run
+    return _perform(service, run, prepared.data)
+
+
+def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
+    """Start a queued run (what the background task does). A run that is no longer queued
+    (a duplicate delivery) is left alone; one whose hold expired while it waited fails."""
+    with transaction.atomic():
+        run = (
+            ServiceRun.objects.select_for_update()
+            .select_related("service", "user")
+            .filter(pk=run_id, status=RunStatus.QUEUED)
+            .first()
+        )
+        if run is None:
+            return None
+        run.status = RunStatus.RUNNING
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    if (
+        run.hold_id is not None
+        and not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
+    ):
+        return _fail(run, None, "The run waited longer than its hold and was not started.")
+    service = registry.get(run.service.slug)()
+    return _perform(service, run, data)
+
+
+def _perform(service: BaseService, run: ServiceRun, data: dict[str, Any]) -> ServiceRun:
+    ctx = RunContext(user=run.user, run=run, cost=run.reserved)
+    started = time.monotonic()
+    try:
+        output = _call_with_timeout(service, ctx, data, _timeout(service))
+        output = json.loads(json.dumps(output, cls=DjangoJSONEncoder))
+    except Exception as error:  # noqa: BLE001 (any failure of the service is recorded, never charged)
+        logger.warning("Service %s run %s failed: %s", service.slug, run.pk, error)
+        failed = _fail(run, started, _describe(error))
+        _hook(service.on_failure, ctx, error)
+        return failed
+    with transaction.atomic():
+        if run.hold_id is not None:
+            run.charge = ledger.capture(
+                CreditHold.objects.get(pk=run.hold_id),
+                ctx.charged,
+                reason=f"service {service.slug}",
+                idempotency_key=f"{_reference(run)}:capture",
+            )
+        _finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output)
+    _hook(service.on_success, ctx, output)
+    return run
+
+
+def _call_with_timeout(
+    service: BaseService, ctx: RunContext, data: dict[str, Any], timeout: int
+) -> Any:
+    """Run the service in a worker thread and stop waiting after ``timeout`` seconds.
+
+    Python cannot stop a thread, so a timed-out run goes on in the background, but its result
+    is discarded and nothing is charged for it.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["output"] = service.run(ctx, data)
+        except BaseException as error:  # noqa: BLE001 (re-raised in the caller's thread)
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=target, name=f"service-{service.slug}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise ServiceTimeout(f"The service did not finish within {timeout} seconds.")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("output")
+
+
+def _fail(run: ServiceRun, started: float | None, message: str) -> ServiceRun:
+    with transaction.atomic():
+        if run.hold_id is not None:
+            reservation = CreditHold.objects.get(pk=run.hold_id)
+            if reservation.state == HoldState.ACTIVE:
+                ledger.release(
+                    reservation,
+                    reason="service run failed",
+                    idempotency_key=f"{_reference(run)}:release",
+                )
+        _finish(run, started, RunStatus.FAILED, cost=Decimal(0), error=message)
+    return run
+
+
+def _finish(
+    run: ServiceRun,
+    started: float | None,
+    status: str,
+    *,
+    cost: Decimal,
+    output: Any = None,
+    error: str = "",
+) -> None:
+    run.status = status
+    run.cost = cost
+    run.output = output
+    run.error = error[:2000]
+    run.finished_at = timezone.now()
+    if started is not None:
+        run.duration_ms = int((time.monotonic() - started) * 1000)
+    run.save(
+        update_fields=["status", "cost", "output", "error", "finished_at", "duration_ms", "charge"]
+    )
+
+
+class _RunFailed(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
+    service = prepared.service
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            run = ServiceRun.objects.create(
+                user=user,
+                service=prepared.entry,
+                status=RunStatus.RUNNING,
+                mode="inline",
+                reserved=prepared.price,
+                input_digest=prepared.digest,
+                idempotency_key=key,
+                started_at=timezone.now(),
+            )
+            charge = None
+            if prepared.price:
+                charge = ledger.debit(
+                    user,
+                    prepared.price,
+                    reason=f"service {service.slug}",
+                    reference=_reference(run),
+                    idempotency_key=_reference(run),
+                )
+            ctx = RunContext(user=user, run=run, cost=prepared.price)
+            try:
+                output = _call_inline(service, ctx, prepared.data, started)
+            except Exception as error:  # rolls the run and its debit back; recorded below
+                raise _RunFailed(error) from error
+            run.charge = charge
+            _finish(run, started, RunStatus.SUCCEEDED, cost=prepared.price, output=output)
+    except _RunFailed as failure:
+        logger.warning("Service %s inline run failed: %s", service.slug, failure.error)
+        run = ServiceRun.objects.create(
+            user=user,
+            service=prepared.entry,
+            status=RunStatus.FAILED,
+            mode="inline",
+            reserved=prepared.price,
+            cost=Decimal(0),
+            input_digest=prepared.digest,
+            idempotency_key=key,
+            error=_describe(failure.error)[:2000],
+            finished_at=timezone.now(),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        _hook(
+            service.on_failure, RunContext(user=user, run=run, cost=prepared.price), failure.error
+        )
+        return run
+    _hook(service.on_success, ctx, output)
+    return run
+
+
+def _call_inline(
+    service: BaseService, ctx: RunContext, data: dict[str, Any], started: float
+) -> Any:
+    """Run in the caller's thread (inside its transaction); a run past its timeout fails
+    after the fact, since the transaction cannot be handed to another thread."""
+    output = json.loads(json.dumps(service.run(ctx, data), cls=DjangoJSONEncoder))
+    if time.monotonic() - started > _timeout(service):
+        raise ServiceTimeout(f"The service did not finish within {_timeout(service)} seconds.")
+    return output
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ServiceTimeout):
+        return error.message
+    return f"{type(error).__name__}: {error}"
+
+
+def _hook(hook: Any, ctx: RunContext, value: Any) -> None:
+    """Run an ``on_success``/``on_failure`` hook; the run is already recorded, so a failing
+    hook is logged with its traceback rather than turning a finished run into an error."""
+    try:
+        hook(ctx, value)
+    except Exception:
+        logger.exception("The %s hook of service run %s failed", hook.__name__, ctx.run.pk)
+
+
+def sweep_runs(*, now: datetime | None = None) -> int:
+    """Fail runs that can no longer finish: their hold was released by the credits sweep (the
+    process running them died), or, for free runs, they outlived their timeout."""
+    now = now or timezone.now()
+    ledger.release_expired_holds(now=now)
+    failed = 0
+    open_runs = ServiceRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+    for run in open_runs.select_related("service").order_by("id"):
+        hold_gone = (
+            run.hold_id is not None
+            and not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
+        )
+        try:
+            limit = _timeout(registry.get(run.service.slug)()) + HOLD_GRACE
+        except ServiceNotFound:  # the class is gone: its runs get the default timeout
+            limit = settings.QUICKSCALE_SERVICES_DEFAULT_TIMEOUT + HOLD_GRACE
+        stale = run.hold_id is None and run.created_at + timedelta(seconds=limit) <= now
+        if hold_gone or stale:
+            with transaction.atomic():
+                current = ServiceRun.objects.select_for_update().get(pk=run.pk)
+                if current.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                    _finish(
+                        current,
+                        None,
+                        RunStatus.FAILED,
+                        cost=Decimal(0),
+                        error="The run was interrupted; its credits were given back.",
+                    )
+                    failed += 1
+    return failed
+
+
+def usage(user: Any, *, since: date | None = None) -> list[dict[str, Any]]:
+    """Runs and credits spent per service and per day, newest day first."""
+    runs = ServiceRun.objects.filter(user=user)
+    if since is not None:
+        runs = runs.filter(created_at__date__gte=since)
+    rows = (
+        runs.annotate(day=TruncDate("created_at"))
+        .values("day", "service__slug", "service__name")
+        .annotate(
+            runs=Count("id"),
+            succeeded=Count("id", filter=Q(status=RunStatus.SUCCEEDED)),
+            credits=Sum("cost"),
+        )
+        .order_by("-day", "service__slug")
+    )
+    return [
+        {
+            "day": row["day"],
+            "service": row["service__slug"],
+            "name": row["service__name"],
+            "runs": row["runs"],
+            "succeeded": row["succeeded"],
+            "credits": quantize(row["credits"] or Decimal(0)),
+        }
+        for row in rows
+    ]
