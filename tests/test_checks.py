@@ -98,3 +98,17 @@ def test_fully_configured_billing_passes() -> None:
         QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET="whsec_123",
     ):
         assert billing_checks() == []
+
+
+def test_sqlite_with_more_places_than_it_keeps_exact_is_an_error(settings: Any) -> None:
+    from django.db import connection
+
+    from quickscale.credits.checks import check_database
+
+    settings.QUICKSCALE_CREDITS_DECIMAL_PLACES = 4
+    messages = check_database(databases=["default"])
+
+    if connection.vendor == "sqlite":
+        assert ids(messages) == ["quickscale_credits.E005"]
+    else:
+        assert messages == []

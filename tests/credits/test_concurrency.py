@@ -123,3 +123,40 @@ def test_concurrent_settlements_of_the_same_holds_settle_each_once(user: Any) ->
     assert CreditTransaction.objects.filter(kind="capture").count() == 20
     assert ledger.balance(user) == ledger.Balance(0, 0, 0)
     assert ledger.verify(user) == []
+
+
+def test_a_debit_that_waits_for_the_lock_past_an_expiry_cannot_spend_expired_credits(
+    user: Any,
+) -> None:
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from quickscale.credits.exceptions import InsufficientCredits
+    from quickscale.credits.models import CreditAccount
+
+    ledger.grant(user, 100, source="promotion", expires_at=timezone.now() + timedelta(seconds=1))
+    ledger.grant(user, 100, source="purchase")
+    locked = threading.Event()
+
+    def hold_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                CreditAccount.objects.select_for_update().get(owner=user)
+                locked.set()
+                time.sleep(2)
+        finally:
+            connection.close()
+
+    blocker = threading.Thread(target=hold_the_lock)
+    blocker.start()
+    assert locked.wait(10)
+    try:
+        with pytest.raises(InsufficientCredits):
+            ledger.debit(user, 150)  # waits until after the promotion expired
+    finally:
+        blocker.join()
+
+    assert ledger.balance(user).available == 100
+    assert ledger.verify(user) == []

@@ -15,6 +15,7 @@ from quickscale.credits import ledger, signals
 from quickscale.credits.exceptions import (
     IdempotencyConflict,
     InsufficientCredits,
+    InvalidAmount,
     InvalidArgument,
     InvalidOperation,
 )
@@ -598,3 +599,92 @@ def test_an_owner_without_account_gets_the_same_error_on_every_database(user: An
         ledger.hold(user, 2)
 
     assert raised.value.details == {"available": "0.00", "required": "2.00"}
+
+
+def test_replaying_a_full_capture_of_a_reloaded_hold_returns_the_first_capture(
+    user: Any,
+) -> None:
+    ledger.grant(user, 10, source="purchase")
+    reservation = ledger.hold(user, 5, idempotency_key="h1")
+    first = ledger.capture(reservation, idempotency_key="c1")
+
+    reloaded = ledger.hold(user, 5, idempotency_key="h1")
+
+    assert ledger.capture(reloaded, idempotency_key="c1").pk == first.pk
+    assert ledger.capture(CreditHold.objects.get(pk=reservation.pk)).pk == first.pk
+    assert available(user) == 5
+
+
+@pytest.mark.parametrize("owner", [1.0, D("1"), "1.5", True, None, "abc"])
+def test_an_owner_that_is_not_exactly_a_user_id_is_refused(user: Any, owner: Any) -> None:
+    ledger.grant(user, 10, source="purchase")
+
+    with pytest.raises(InvalidArgument):
+        ledger.debit(owner, 1)
+    assert available(user) == 10
+
+
+def test_a_user_id_as_text_is_accepted(user: Any) -> None:
+    ledger.grant(str(user.pk), 10, source="purchase")
+
+    assert available(user) == 10
+
+
+def test_a_grant_to_a_missing_user_is_refused(user: Any) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        ledger.grant(user.pk + 1000, 5, source="purchase")
+
+    assert raised.value.details == {"field": "owner"}
+    assert not CreditAccount.objects.exists()
+
+
+@pytest.mark.parametrize("actor", [1, "staff", object()])
+def test_an_actor_must_be_a_user(user: Any, actor: Any) -> None:
+    with pytest.raises(InvalidArgument):
+        ledger.grant(user, 5, source="purchase", actor=actor)
+
+
+def test_metadata_that_is_not_strict_json_is_refused(user: Any) -> None:
+    with pytest.raises(InvalidArgument):
+        ledger.grant(user, 5, source="purchase", metadata={"ratio": float("nan")})
+
+
+@pytest.mark.parametrize("timeout", [0, 10**12, 1.5])
+def test_a_hold_timeout_out_of_range_is_refused(user: Any, timeout: Any) -> None:
+    ledger.grant(user, 5, source="purchase")
+
+    with pytest.raises(InvalidArgument):
+        ledger.hold(user, 1, timeout=timeout)
+
+
+def test_a_balance_the_database_cannot_store_is_refused(user: Any, settings: Any) -> None:
+    settings.QUICKSCALE_CREDITS_MAX_AMOUNT = D("600000000000")
+    ledger.grant(user, D("600000000000"), source="purchase")
+
+    with pytest.raises(InvalidAmount) as raised:
+        ledger.grant(user, D("600000000000"), source="purchase")
+
+    assert "would exceed" in raised.value.message
+    assert available(user) == D("600000000000")
+    assert ledger.verify(user) == []
+
+
+def test_amounts_with_many_places_are_shown_without_exponents(user: Any, settings: Any) -> None:
+    settings.QUICKSCALE_CREDITS_DECIMAL_PLACES = 8
+
+    with pytest.raises(InsufficientCredits) as raised:
+        ledger.debit(user, D("0.00000001"))
+
+    assert raised.value.details == {"available": "0.00000000", "required": "0.00000001"}
+
+
+def test_verify_reports_credits_moved_between_grants(user: Any) -> None:
+    first = ledger.grant(user, 10, source="purchase").grant
+    second = ledger.grant(user, 10, source="purchase").grant
+    assert first is not None and second is not None
+    CreditGrant.objects.filter(pk=first.pk).update(amount=D(15), remaining=D(15))
+    CreditGrant.objects.filter(pk=second.pk).update(amount=D(5), remaining=D(5))
+
+    codes = [p.code for p in ledger.verify(user)]
+
+    assert codes == ["grant_amount", "grant_amount"]

@@ -84,4 +84,4 @@ def quantize(value: Decimal) -> Decimal:
 
 def display(value: Decimal) -> str:
     """An amount as people read it: with the configured places, not the stored eight."""
-    return str(quantize(value))
+    return f"{quantize(value):f}"

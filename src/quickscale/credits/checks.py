@@ -63,3 +63,30 @@ def check_settings(
             )
         )
     return errors
+
+
+def check_database(
+    app_configs: Sequence[Any] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """SQLite stores decimals as floating point, exact to 15 significant digits: with balances
+    of up to 12 integer digits that leaves room for 3 decimal places."""
+    from django.db import connections
+
+    places = settings.QUICKSCALE_CREDITS_DECIMAL_PLACES
+    if not isinstance(places, int) or places <= SQLITE_PLACES:
+        return []
+    return [
+        checks.Error(
+            f"QUICKSCALE_CREDITS_DECIMAL_PLACES is {places}, but database {alias!r} is SQLite, "
+            f"which keeps credit amounts exact only up to {SQLITE_PLACES} decimal places.",
+            hint="Use PostgreSQL, or at most 3 decimal places.",
+            id="quickscale_credits.E005",
+        )
+        for alias in databases or []
+        if connections[alias].vendor == "sqlite"
+    ]
+
+
+SQLITE_PLACES = 3

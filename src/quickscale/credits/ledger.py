@@ -30,16 +30,25 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from quickscale.credits import signals
-from quickscale.credits.amounts import quantize, to_amount, to_signed_amount
+from quickscale.credits.amounts import (
+    MAX_DIGITS,
+    STORED_PLACES,
+    display,
+    quantize,
+    to_amount,
+    to_signed_amount,
+)
 from quickscale.credits.exceptions import (
     CreditError,
     IdempotencyConflict,
     InsufficientCredits,
+    InvalidAmount,
     InvalidArgument,
     InvalidOperation,
     LedgerCorrupted,
@@ -78,6 +87,10 @@ __all__ = [
 T = TypeVar("T")
 Owner = Any  # a user instance or its primary key
 ZERO = Decimal(0)
+#: A hold may last a year at most.
+MAX_HOLD_SECONDS = 366 * 24 * 3600
+#: Balances stay below what the columns store.
+BALANCE_LIMIT = Decimal(10) ** (MAX_DIGITS - STORED_PLACES)
 UNSET: Any = object()
 Allocations = list[tuple[int, Decimal]]
 
@@ -112,13 +125,31 @@ class Problem:
 
 
 def _owner_id(owner: Owner) -> Any:
-    if isinstance(owner, get_user_model()):
+    """The user's primary key. Only a user, or a key of the user model's own type (or its
+    string form), is accepted: ``1.5`` must never turn into user 1."""
+    user_model = get_user_model()
+    if isinstance(owner, user_model):
         if owner.pk is None:
             raise InvalidArgument("The owner must be a saved user.")
         return owner.pk
-    if owner is None or isinstance(owner, bool):
+    if owner is None or isinstance(owner, (bool, float, Decimal)):
         raise InvalidArgument(f"owner must be a user or a user id, not {owner!r}.")
-    return owner
+    try:
+        key = user_model._meta.pk.to_python(owner)
+    except ValidationError:
+        raise InvalidArgument(f"owner must be a user or a user id, not {owner!r}.") from None
+    if str(key) != str(owner):
+        raise InvalidArgument(f"owner must be a user or a user id, not {owner!r}.")
+    return key
+
+
+def _actor(actor: Any) -> Any:
+    """A user (or ``None``) recorded as the one who made a change."""
+    if actor is None or getattr(actor, "is_anonymous", False):
+        return None
+    if not isinstance(actor, get_user_model()) or actor.pk is None:
+        raise InvalidArgument(f"actor must be a saved user or None, not {actor!r}.")
+    return actor
 
 
 def get_account(owner: Owner, *, create: bool = False) -> CreditAccount | None:
@@ -261,23 +292,30 @@ def _idempotent(
     return replay(first)
 
 
-def _lock_new_or_existing_account(owner_id: Any, now: datetime) -> CreditAccount:
+def _lock_new_or_existing_account(owner_id: Any) -> tuple[CreditAccount, datetime]:
     """:func:`_lock_account`, creating the account first when the owner has none."""
-    CreditAccount.objects.get_or_create(owner_id=owner_id)
-    account = _lock_account(owner_id, now)
+    if not CreditAccount.objects.filter(owner_id=owner_id).exists():
+        if not get_user_model().objects.filter(pk=owner_id).exists():
+            raise InvalidArgument(f"There is no user {owner_id!r}.", details={"field": "owner"})
+        CreditAccount.objects.get_or_create(owner_id=owner_id)
+    account, now = _lock_account(owner_id)
     assert account is not None  # accounts are never deleted
-    return account
+    return account, now
 
 
-def _lock_account(owner_id: Any, now: datetime) -> CreditAccount | None:
-    """Lock the owner's account row, with its unallocated debits taken from the grants.
+def _lock_account(owner_id: Any) -> tuple[CreditAccount | None, datetime]:
+    """Lock the owner's account row, with its unallocated debits taken from the grants, and
+    return it with the time the lock was obtained.
 
     Every write except the fast debit starts here, so grant remainders are exact under the lock.
+    The time is read after the lock because waiting for it can take a while, during which a
+    grant may expire.
     """
     account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
+    now = timezone.now()
     if account is not None and account.unallocated:
         _allocate(account, now)
-    return account
+    return account, now
 
 
 def _allocate(account: CreditAccount, now: datetime) -> None:
@@ -318,9 +356,19 @@ def _store_account(account: CreditAccount, now: datetime) -> None:
 
 def _insufficient(available: Decimal, required: Decimal) -> InsufficientCredits:
     return InsufficientCredits(
-        f"{quantize(required)} credits are needed but only {quantize(available)} are available.",
-        details={"available": str(quantize(available)), "required": str(quantize(required))},
+        f"{display(required)} credits are needed but only {display(available)} are available.",
+        details={"available": display(available), "required": display(required)},
     )
+
+
+def _add_credits(account: CreditAccount, amount: Decimal) -> None:
+    """Raise the locked account's balance, refusing a balance the database could not store."""
+    if account.balance + amount >= BALANCE_LIMIT:
+        raise InvalidAmount(
+            f"The balance would exceed {display(BALANCE_LIMIT - 1)} credits.",
+            details={"field": "amount"},
+        )
+    account.balance += amount
 
 
 GRANT_ORDER = (F("priority").desc(), F("expires_at").asc(nulls_last=True), F("id").asc())
@@ -403,7 +451,7 @@ def _record(
         held_delta=held_delta,
         balance_after=account.balance,
         held_after=account.held,
-        allocations=[[grant_id, str(quantize(value))] for grant_id, value in allocations],
+        allocations=[[grant_id, display(value)] for grant_id, value in allocations],
         actor=actor,
         reason=reason,
         reference=reference,
@@ -437,7 +485,7 @@ def _metadata(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidArgument("metadata must be a dict.")
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise InvalidArgument(f"metadata must be JSON-serialisable: {error}.") from None
     return value
@@ -463,6 +511,7 @@ def grant(
     ``QUICKSCALE_CREDITS_EXPIRY_DAYS[source]`` days, or never when the source is not listed;
     pass ``expires_at=None`` for credits that never expire."""
     owner_id = _owner_id(owner)
+    actor = _actor(actor)
     amount = to_amount(amount)
     if source not in GrantSource.values:
         raise InvalidArgument(
@@ -492,8 +541,7 @@ def grant(
 
     def write() -> CreditTransaction:
         with transaction.atomic():
-            now = timezone.now()
-            account = _lock_new_or_existing_account(owner_id, now)
+            account, now = _lock_new_or_existing_account(owner_id)
             bucket = CreditGrant.objects.create(
                 account=account,
                 source=source,
@@ -503,7 +551,7 @@ def grant(
                 expires_at=expires_at,
                 reference=reference,
             )
-            account.balance += amount
+            _add_credits(account, amount)
             _store_account(account, now)
             return _record(
                 account,
@@ -522,11 +570,11 @@ def grant(
 
 
 def _consume(
-    owner_id: Any, amount: Decimal, *, hold: bool, now: datetime
-) -> tuple[CreditAccount, Allocations]:
+    owner_id: Any, amount: Decimal, *, hold: bool
+) -> tuple[CreditAccount, Allocations, datetime]:
     """Lock the account, expire its due grants, check availability and take ``amount`` from
     its grants. A debit lowers the balance; a hold raises the held credits instead."""
-    account = _lock_account(owner_id, now)
+    account, now = _lock_account(owner_id)
     if account is None:
         raise _insufficient(ZERO, amount)
     _expire_account(account, now)
@@ -538,19 +586,23 @@ def _consume(
     else:
         account.balance -= amount
     _store_account(account, now)
-    return account, allocations
+    return account, allocations, now
 
 
-def _fast_debit(
-    owner_id: Any, amount: Decimal, now: datetime, fields: dict[str, Any]
-) -> CreditTransaction | None:
+class _FastPathClosed(Exception):
+    """The account's next expiry passed while the fast debit waited for its lock."""
+
+
+def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> CreditTransaction | None:
     """Debit without touching grants while none is about to expire, or return ``None``.
 
     On PostgreSQL that is one conditional UPDATE and one INSERT, the statements a bare debit
-    needs; the credits join ``unallocated`` (see the module docstring).
+    needs; the credits join ``unallocated`` (see the module docstring). The UPDATE may wait for
+    the account lock: if a grant came due meanwhile, ``_FastPathClosed`` rolls it back.
     """
     if connection.vendor != "postgresql":
         account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
+        now = timezone.now()
         if (
             account is None
             or account.available < amount
@@ -565,20 +617,23 @@ def _fast_debit(
         return _record(account, TransactionKind.DEBIT, amount=-amount, **fields)
     accounts = CreditAccount._meta.db_table
     entries = CreditTransaction._meta.db_table
+    fields_ = CreditAccount._meta.concrete_fields
+    columns = [str(field.column) for field in fields_]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {accounts} SET balance = balance - %(amount)s, "  # noqa: S608
             "unallocated = unallocated + %(amount)s, updated_at = %(now)s "
             "WHERE owner_id = %(owner)s AND balance - held >= %(amount)s "
-            "AND (next_expiry IS NULL OR next_expiry > %(now)s) RETURNING id, balance, held",
-            {"amount": amount, "now": now, "owner": owner_id},
+            f"AND (next_expiry IS NULL OR next_expiry > %(now)s) RETURNING {', '.join(columns)}",
+            {"amount": amount, "now": timezone.now(), "owner": owner_id},
         )
         row = cursor.fetchone()
         if row is None:
             return None
-        account = CreditAccount(id=row[0], owner_id=owner_id, balance=row[1], held=row[2])
-        account._state.adding = False
-        account._state.db = connection.alias
+        account = CreditAccount.from_db(connection.alias, [f.attname for f in fields_], row)
+        now = timezone.now()
+        if account.next_expiry is not None and account.next_expiry <= now:
+            raise _FastPathClosed
         entry = CreditTransaction(
             account=account,
             kind=TransactionKind.DEBIT,
@@ -587,7 +642,7 @@ def _fast_debit(
             balance_after=account.balance,
             held_after=account.held,
             allocations=[],
-            actor_id=getattr(fields["actor"], "pk", fields["actor"]),
+            actor=fields["actor"],
             reason=fields["reason"],
             reference=fields["reference"],
             metadata=fields["metadata"],
@@ -635,6 +690,7 @@ def debit(
     """Spend credits now. Raises ``InsufficientCredits`` (and changes nothing) when the
     available credits do not cover ``amount``."""
     owner_id = _owner_id(owner)
+    actor = _actor(actor)
     amount = to_amount(amount)
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
@@ -650,20 +706,23 @@ def debit(
         "digest": digest,
     }
 
-    def write() -> CreditTransaction:
-        with transaction.atomic():
-            now = timezone.now()
-            entry = _fast_debit(owner_id, amount, now, fields)
-            if entry is not None:
-                return entry
-            account, allocations = _consume(owner_id, amount, hold=False, now=now)
-            return _record(
-                account,
-                TransactionKind.DEBIT,
-                amount=-amount,
-                allocations=_spent(allocations),
-                **fields,
-            )
+    def write(fast: bool = True) -> CreditTransaction:
+        try:
+            with transaction.atomic():
+                entry = _fast_debit(owner_id, amount, fields) if fast else None
+                if entry is not None:
+                    return entry
+                account, allocations, _ = _consume(owner_id, amount, hold=False)
+                return _record(
+                    account,
+                    TransactionKind.DEBIT,
+                    amount=-amount,
+                    allocations=_spent(allocations),
+                    **fields,
+                )
+        except _FastPathClosed:
+            # A grant came due while the debit waited for the account lock.
+            return write(fast=False)
 
     return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
 
@@ -683,11 +742,18 @@ def hold(
     :func:`release`; after ``timeout`` seconds (default ``QUICKSCALE_CREDITS_HOLD_TIMEOUT``)
     :func:`release_expired_holds` releases it."""
     owner_id = _owner_id(owner)
+    actor = _actor(actor)
     amount = to_amount(amount)
     if timeout is None:
         timeout = settings.QUICKSCALE_CREDITS_HOLD_TIMEOUT
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        raise InvalidArgument(f"timeout must be a positive number of seconds, not {timeout!r}.")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int)
+        or not 1 <= timeout <= MAX_HOLD_SECONDS
+    ):
+        raise InvalidArgument(
+            f"timeout must be a number of seconds from 1 to {MAX_HOLD_SECONDS}, not {timeout!r}."
+        )
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
     _check_key(idempotency_key)
@@ -695,12 +761,11 @@ def hold(
 
     def write() -> CreditHold:
         with transaction.atomic():
-            now = timezone.now()
-            account, allocations = _consume(owner_id, amount, hold=True, now=now)
+            account, allocations, now = _consume(owner_id, amount, hold=True)
             reservation = CreditHold.objects.create(
                 account=account,
                 amount=amount,
-                allocations=[[grant_id, str(quantize(value))] for grant_id, value in allocations],
+                allocations=[[grant_id, display(value)] for grant_id, value in allocations],
                 expires_at=now + timedelta(seconds=timeout),
                 reference=reference,
             )
@@ -744,6 +809,7 @@ def _settle(
 ) -> CreditTransaction:
     if not isinstance(reservation, CreditHold) or reservation.pk is None:
         raise InvalidArgument("hold must be a saved CreditHold.")
+    actor = _actor(actor)
     reason = _text(reason, "reason")
     metadata = _metadata(metadata)
     _check_key(idempotency_key)
@@ -756,8 +822,7 @@ def _settle(
 
     def write() -> CreditTransaction:
         with transaction.atomic():
-            now = timezone.now()
-            account = _lock_account(owner_id, now)
+            account, now = _lock_account(owner_id)
             assert account is not None  # a hold's account exists
             current = CreditHold.objects.select_for_update().get(pk=reservation.pk)
             if current.state != HoldState.ACTIVE:
@@ -814,7 +879,7 @@ def capture(
 
     Capturing the same hold again with the same amount returns the first capture.
     """
-    captured = reservation.amount if amount is None else to_amount(amount, allow_zero=True)
+    captured = to_amount(reservation.amount if amount is None else amount, allow_zero=True)
     return _settle(
         reservation,
         operation="capture",
@@ -862,6 +927,7 @@ def refund(
     entry spent."""
     if not isinstance(entry, CreditTransaction) or entry.pk is None:
         raise InvalidArgument("entry must be a saved CreditTransaction.")
+    actor = _actor(actor)
     if entry.kind not in (TransactionKind.DEBIT, TransactionKind.CAPTURE) or entry.amount >= 0:
         raise InvalidOperation(
             f"Only debits and captures can be refunded, not a {entry.kind}.",
@@ -876,8 +942,7 @@ def refund(
 
     def write() -> CreditTransaction:
         with transaction.atomic():
-            now = timezone.now()
-            account = _lock_account(owner_id, now)
+            account, now = _lock_account(owner_id)
             assert account is not None  # a spending entry's account exists
             refunded = entry.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
             left = -entry.amount - refunded
@@ -886,7 +951,7 @@ def refund(
                 raise InvalidOperation(
                     f"{quantize(left)} credits of this entry are left to refund, "
                     f"so {quantize(value)} cannot be refunded.",
-                    details={"transaction": entry.pk, "refundable": str(quantize(left))},
+                    details={"transaction": entry.pk, "refundable": display(left)},
                 )
             bucket = CreditGrant.objects.create(
                 account=account,
@@ -895,7 +960,7 @@ def refund(
                 remaining=value,
                 reference=entry.reference,
             )
-            account.balance += value
+            _add_credits(account, value)
             _store_account(account, now)
             return _record(
                 account,
@@ -927,6 +992,7 @@ def adjust(
     """A staff correction: a positive ``amount`` adds credits that never expire, a negative one
     removes available credits (in consumption order). ``reason`` is required."""
     owner_id = _owner_id(owner)
+    actor = _actor(actor)
     change = to_signed_amount(amount)
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     if not reason.strip():
@@ -937,9 +1003,8 @@ def adjust(
 
     def write() -> CreditTransaction:
         with transaction.atomic():
-            now = timezone.now()
             if change < 0:
-                account, allocations = _consume(owner_id, -change, hold=False, now=now)
+                account, allocations, _ = _consume(owner_id, -change, hold=False)
                 return _record(
                     account,
                     TransactionKind.ADJUSTMENT,
@@ -952,7 +1017,7 @@ def adjust(
                     idempotency_key=idempotency_key,
                     digest=digest,
                 )
-            account = _lock_new_or_existing_account(owner_id, now)
+            account, now = _lock_new_or_existing_account(owner_id)
             bucket = CreditGrant.objects.create(
                 account=account,
                 source=GrantSource.ADMIN,
@@ -960,7 +1025,7 @@ def adjust(
                 remaining=change,
                 reference=reference,
             )
-            account.balance += change
+            _add_credits(account, change)
             _store_account(account, now)
             return _record(
                 account,
@@ -1000,7 +1065,7 @@ def expire_due(
     expired = 0
     for done, owner_id in enumerate(owner_ids, start=1):
         with transaction.atomic():
-            account = _lock_account(owner_id, now)
+            account, _ = _lock_account(owner_id)
             if account is not None:
                 expired += _expire_account(account, now)
         if progress is not None:
@@ -1100,6 +1165,9 @@ def _verify_account(account_id: int) -> list[Problem]:
 
         running_balance = running_held = pending = ZERO
         grant_changes: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        granted: dict[int, Decimal] = {}
+        spent: dict[int, Decimal] = {}
+        refunded: dict[int, Decimal] = defaultdict(lambda: ZERO)
         entries = CreditTransaction.objects.filter(account_id=account_id).order_by("id")
         for entry in entries.iterator(chunk_size=2000):
             running_balance += entry.amount
@@ -1111,6 +1179,14 @@ def _verify_account(account_id: int) -> list[Problem]:
                     f"{quantize(entry.held_after)}, but the entries before it add up to "
                     f"{quantize(running_balance)} / {quantize(running_held)}.",
                 )
+            if entry.grant_id is not None:
+                granted[entry.grant_id] = entry.amount
+            if entry.kind in (TransactionKind.DEBIT, TransactionKind.CAPTURE):
+                spent[entry.pk] = -entry.amount
+            if entry.refund_of_id is not None:
+                refunded[entry.refund_of_id] += entry.amount
+            if entry.kind == TransactionKind.ALLOCATION and (entry.amount or entry.held_delta):
+                problem("allocation", f"Allocation entry {entry.pk} changes a balance.")
             if entry.kind == TransactionKind.DEBIT and not entry.allocations:
                 pending -= entry.amount  # a fast debit: its credits await allocation
             for grant_id, value in entry.allocations:
@@ -1151,6 +1227,11 @@ def _verify_account(account_id: int) -> list[Problem]:
         grants = account.grants.values_list("id", "amount", "remaining", "expires_at")
         for grant_id, amount, left, expires_at in grants:
             remaining += left
+            if granted.get(grant_id) != amount:
+                problem(
+                    "grant_amount",
+                    f"Grant {grant_id} holds {display(amount)}, but no entry granted that amount.",
+                )
             if (
                 left > 0
                 and expires_at is not None
@@ -1170,6 +1251,12 @@ def _verify_account(account_id: int) -> list[Problem]:
                 )
         for grant_id in grant_changes:
             problem("grant", f"Entries touch grant {grant_id}, which is not this account's.")
+        for entry_id, total in refunded.items():
+            if total > spent.get(entry_id, ZERO):
+                problem(
+                    "refunds",
+                    f"Entry {entry_id} was refunded {display(total)}, more than it spent.",
+                )
         for reservation in account.holds.filter(state=HoldState.ACTIVE):
             taken = sum((value for _, value in _hold_allocations(reservation)), ZERO)
             if taken != reservation.amount:

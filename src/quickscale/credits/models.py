@@ -224,7 +224,8 @@ class CreditTransaction(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Entries are never rewritten, not even when their actor is deleted.
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )

@@ -44,13 +44,14 @@ class RunContext:
         self.charged = self.cost
 
     def charge(self, amount: Decimal | int) -> None:
-        """Charge ``amount`` instead of the full cost (held mode); the rest is released."""
+        """Charge ``amount`` instead of the full cost (held mode); the rest is released.
+
+        Never more than the cost: a user pays at most the price they were shown (or the price
+        staff set), whatever the work turned out to need.
+        """
         from quickscale.credits.amounts import to_amount
 
-        value = to_amount(amount, field="charge", allow_zero=True)
-        if value > self.cost:
-            raise ValueError(f"Cannot charge {value}: only {self.cost} credits were held.")
-        self.charged = value
+        self.charged = min(to_amount(amount, field="charge", allow_zero=True), self.cost)
 
 
 class BaseService:
