@@ -129,3 +129,31 @@ class NeedsKey(BaseService):
 
     def run(self, ctx: RunContext, data: dict[str, Any]) -> Any:
         return {}
+
+
+class InlineDiscount(BaseService):
+    """Inline, priced at 3 but charging 1 when the work turned out small."""
+
+    slug = "inline-discount"
+    name = "Inline discount"
+    cost = Decimal("3.00")
+    mode = "inline"
+
+    def run(self, ctx: RunContext, data: dict[str, Any]) -> Any:
+        ctx.charge(Decimal("1.00"))
+        return {"ok": True}
+
+
+class LosesItsHold(BaseService):
+    """Finishes after its hold was released (as the sweep does when a run outlives it)."""
+
+    slug = "loses-its-hold"
+    name = "Loses its hold"
+    cost = Decimal("2.00")
+
+    def run(self, ctx: RunContext, data: dict[str, Any]) -> Any:
+        from quickscale.credits import ledger
+
+        assert ctx.run.hold is not None
+        ledger.release(ctx.run.hold, reason="swept")
+        return {"ok": True}

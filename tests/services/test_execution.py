@@ -69,9 +69,7 @@ def test_an_inline_run_costs_one_commit_and_a_held_run_two(
 
 
 @pytest.mark.parametrize("slug", ["explodes", "explodes-inline", "unserialisable"])
-def test_a_failing_service_costs_nothing_and_is_recorded_as_failed(
-    funded: Any, slug: str
-) -> None:
+def test_a_failing_service_costs_nothing_and_is_recorded_as_failed(funded: Any, slug: str) -> None:
     run = execute(funded, slug, {})
 
     assert run.status == "failed"
@@ -274,3 +272,47 @@ def test_success_and_failure_hooks_run_after_recording(funded: Any, settings: An
         registry.unregister("hooked-failure")
 
     assert seen == [("success", "succeeded"), ("failure", "failed")]
+
+
+def test_a_replay_returns_the_first_run_even_after_the_service_was_disabled(funded: Any) -> None:
+    first = execute(funded, "echo", {"text": "hi"}, idempotency_key="req-9")
+    Service.objects.filter(slug="echo").update(enabled=False)
+
+    assert execute(funded, "echo", {"text": "hi"}, idempotency_key="req-9").pk == first.pk
+
+
+def test_an_inline_run_that_charges_less_gets_the_difference_back(funded: Any) -> None:
+    run = execute(funded, "inline-discount", {})
+
+    assert run.cost == D(1)
+    assert available(funded) == 19
+    assert CreditTransaction.objects.filter(kind="refund").count() == 1
+    assert ledger.verify(funded) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_outlived_its_hold_is_failed_and_charges_nothing(funded: Any) -> None:
+    run = execute(funded, "loses-its-hold", {})
+
+    assert run.status == "failed"
+    assert "outlived its hold" in run.error
+    assert available(funded) == 20
+    assert ledger.verify(funded) == []
+
+
+def test_input_that_is_not_json_data_is_invalid(funded: Any) -> None:
+    with pytest.raises(InvalidInput):
+        execute(funded, "echo", {"text": object()})
+    with pytest.raises(InvalidInput):
+        execute(funded, "echo", {"text": float("nan")})
+
+
+def test_an_async_run_accepts_python_values_that_json_cannot_hold(
+    funded: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        run = execute(funded, "async-sleeper", {"seconds": D("0")})
+
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert run.output == {"slept": 0.0}

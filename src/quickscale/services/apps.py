@@ -32,12 +32,12 @@ class ServicesConfig(AppConfig):
         post_migrate.connect(sync_after_migrate, sender=self)
 
 
-def sync_after_migrate(using: str = "default", **kwargs: Any) -> None:
+def sync_after_migrate(using: str = "default", apps: Any = None, **kwargs: Any) -> None:
     """Keep the catalog in step with the registered services after every ``migrate``."""
-    from django.apps import apps
-
-    if not apps.is_installed("quickscale.credits"):
-        return
+    try:
+        apps.get_model("quickscale_services", "Service")
+    except (AttributeError, LookupError):
+        return  # migrated backwards, or only part of the way: there is no catalog table yet
     from quickscale.services.execution import sync_catalog
 
-    sync_catalog()
+    sync_catalog(using=using)

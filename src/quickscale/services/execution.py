@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from quickscale.credits import ledger
 from quickscale.credits.amounts import quantize, to_amount
-from quickscale.credits.exceptions import IdempotencyConflict, InvalidArgument
+from quickscale.credits.exceptions import IdempotencyConflict, InvalidArgument, InvalidOperation
 from quickscale.credits.models import CreditHold, HoldState
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import (
@@ -57,21 +57,21 @@ class Prepared:
     digest: str
 
 
-def catalog_entry(service: type[BaseService]) -> Service:
+def catalog_entry(service: type[BaseService], using: str = "default") -> Service:
     """The catalog row of a registered service, created on first use."""
-    entry, _ = Service.objects.get_or_create(
+    entry, _ = Service.objects.using(using).get_or_create(
         slug=service.slug,
         defaults={"name": service.name or service.slug, "description": service.description},
     )
     return entry
 
 
-def sync_catalog() -> list[Service]:
+def sync_catalog(using: str = "default") -> list[Service]:
     """Mirror the registry into the catalog: new services are added, names and descriptions
     follow the code, staff choices (enabled, price) are kept, vanished ones are flagged."""
     slugs = []
     for service in registry.all():
-        entry = catalog_entry(service)
+        entry = catalog_entry(service, using)
         name = service.name or service.slug
         if (entry.name, entry.description, entry.registered) != (
             name,
@@ -81,19 +81,36 @@ def sync_catalog() -> list[Service]:
             entry.name, entry.description, entry.registered = name, service.description, True
             entry.save(update_fields=["name", "description", "registered", "updated_at"])
         slugs.append(service.slug)
-    Service.objects.exclude(slug__in=slugs).update(registered=False)
-    return list(Service.objects.filter(registered=True).order_by("name"))
+    Service.objects.using(using).exclude(slug__in=slugs).update(registered=False)
+    return list(Service.objects.using(using).filter(registered=True).order_by("name"))
 
 
 def price(service: BaseService, entry: Service, data: dict[str, Any]) -> Decimal:
     """What a run costs: the staff's override, else what the service computes."""
     if entry.price_override is not None:
-        return to_amount(entry.price_override, field="price", allow_zero=True)
+        return to_amount(quantize(entry.price_override), field="price", allow_zero=True)
     return to_amount(service.get_cost(data), field="cost", allow_zero=True)
 
 
-def prepare(slug: str, data: Any) -> Prepared:
+def input_digest(slug: str, data: Any) -> str:
+    """A fingerprint of a request, to tell a replay from a different request with its key."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            f"The input must be an object, not {type(data).__name__}.",
+            details={"__all__": ["The input must be an object."]},
+        )
+    try:
+        text = json.dumps([slug, data], sort_keys=True, cls=DjangoJSONEncoder, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(
+            f"The input must be JSON data: {error}.", details={"__all__": [str(error)]}
+        ) from None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prepare(slug: str, data: Any, digest: str | None = None) -> Prepared:
     """Look the service up, check it may run and validate ``data``; charges nothing."""
+    digest = digest or input_digest(slug, data)
     service_class = registry.get(slug)
     entry = catalog_entry(service_class)
     if not entry.enabled:
@@ -104,9 +121,6 @@ def prepare(slug: str, data: Any) -> Prepared:
             f"The service {slug!r} is not configured on this site.", details={"service": slug}
         )
     clean = validate_input(service, data)
-    digest = hashlib.sha256(
-        json.dumps([slug, clean], sort_keys=True, cls=DjangoJSONEncoder).encode()
-    ).hexdigest()
     return Prepared(service, entry, clean, price(service, entry, clean), digest)
 
 
@@ -152,30 +166,33 @@ def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = No
         not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255
     ):
         raise InvalidArgument("idempotency_key must be a string of 1 to 255 characters.")
-    prepared = prepare(slug, data)
+    digest = input_digest(slug, data)
     if idempotency_key is not None:
-        first = _first_run(user, idempotency_key, prepared)
+        # Before anything else: a replay returns the first run even if the service has since
+        # been disabled or changed its form.
+        first = _first_run(user, idempotency_key, slug, digest)
         if first is not None:
             return first
+    prepared = prepare(slug, data, digest)
     try:
         if prepared.service.mode == "inline":
             return _run_inline(user, prepared, idempotency_key)
-        return _run_held(user, prepared, idempotency_key)
+        return _run_held(user, prepared, idempotency_key, data)
     except IntegrityError:
         # A concurrent call with the same key recorded its run first.
         if idempotency_key is None:
             raise
-        first = _first_run(user, idempotency_key, prepared)
+        first = _first_run(user, idempotency_key, slug, digest)
         if first is None:
             raise
         return first
 
 
-def _first_run(user: Any, key: str, prepared: Prepared) -> ServiceRun | None:
-    first = ServiceRun.objects.filter(user=user, idempotency_key=key).first()
-    if first is not None and (
-        first.service_id != prepared.entry.pk or first.input_digest != prepared.digest
-    ):
+def _first_run(user: Any, key: str, slug: str, digest: str) -> ServiceRun | None:
+    first = (
+        ServiceRun.objects.filter(user=user, idempotency_key=key).select_related("service").first()
+    )
+    if first is not None and (first.service.slug != slug or first.input_digest != digest):
         raise IdempotencyConflict(
             f"The idempotency key {key!r} was already used for a different request.",
             details={"idempotency_key": key, "run": first.pk},
@@ -188,10 +205,11 @@ def _timeout(service: BaseService) -> int:
 
 
 def _reference(run: ServiceRun) -> str:
-    return f"service-run:{run.pk}"
+    """The ledger reference and key prefix of a run's charges, in a namespace of its own."""
+    return f"quickscale.services:run:{run.pk}"
 
 
-def _run_held(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
+def _run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any]) -> ServiceRun:
     service = prepared.service
     queued = service.run_async
     now = timezone.now()
@@ -222,7 +240,10 @@ def _run_held(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
         if queued:
             from quickscale.services.tasks import perform_run
 
-            transaction.on_commit(lambda: perform_run.enqueue(run.pk, prepared.data))
+            # The task gets the input as JSON (cleaned data may hold dates or decimals) and
+            # validates it again in the worker.
+            payload = json.loads(json.dumps(raw, cls=DjangoJSONEncoder))
+            transaction.on_commit(lambda: perform_run.enqueue(run.pk, payload))
     if queued:
         return run
     return _perform(service, run, prepared.data)
@@ -248,8 +269,12 @@ def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
         and not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
     ):
         return _fail(run, None, "The run waited longer than its hold and was not started.")
-    service = registry.get(run.service.slug)()
-    return _perform(service, run, data)
+    try:
+        service = registry.get(run.service.slug)()
+        clean = validate_input(service, data)
+    except (ServiceNotFound, InvalidInput) as error:
+        return _fail(run, None, f"The run could not start: {error.message}")
+    return _perform(service, run, clean)
 
 
 def _perform(service: BaseService, run: ServiceRun, data: dict[str, Any]) -> ServiceRun:
@@ -263,15 +288,22 @@ def _perform(service: BaseService, run: ServiceRun, data: dict[str, Any]) -> Ser
         failed = _fail(run, started, _describe(error))
         _hook(service.on_failure, ctx, error)
         return failed
-    with transaction.atomic():
-        if run.hold_id is not None:
-            run.charge = ledger.capture(
-                CreditHold.objects.get(pk=run.hold_id),
-                ctx.charged,
-                reason=f"service {service.slug}",
-                idempotency_key=f"{_reference(run)}:capture",
-            )
-        _finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output)
+    try:
+        with transaction.atomic():
+            if run.hold_id is not None:
+                run.charge = ledger.capture(
+                    CreditHold.objects.get(pk=run.hold_id),
+                    ctx.charged,
+                    reason=f"service {service.slug}",
+                    idempotency_key=f"{_reference(run)}:capture",
+                )
+            _finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output)
+    except InvalidOperation:
+        # The hold is gone: the sweep released it because the run outlived it.
+        run.charge = None
+        failed = _fail(run, started, "The run outlived its hold; nothing was charged.")
+        _hook(service.on_failure, ctx, ServiceTimeout("The run outlived its hold."))
+        return failed
     _hook(service.on_success, ctx, output)
     return run
 
@@ -374,8 +406,16 @@ def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
                 output = _call_inline(service, ctx, prepared.data, started)
             except Exception as error:  # rolls the run and its debit back; recorded below
                 raise _RunFailed(error) from error
+            if charge is not None and ctx.charged < prepared.price:
+                # The run said it cost less (ctx.charge): give the difference back at once.
+                ledger.refund(
+                    charge,
+                    prepared.price - ctx.charged,
+                    reason=f"service {service.slug}: charged less",
+                    idempotency_key=f"{_reference(run)}:refund",
+                )
             run.charge = charge
-            _finish(run, started, RunStatus.SUCCEEDED, cost=prepared.price, output=output)
+            _finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output)
     except _RunFailed as failure:
         logger.warning("Service %s inline run failed: %s", service.slug, failure.error)
         run = ServiceRun.objects.create(

@@ -56,13 +56,18 @@ class RunStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class RunMode(models.TextChoices):
+    HELD = "held"
+    INLINE = "inline"
+
+
 class ServiceRun(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_runs"
     )
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=10, choices=RunStatus.choices)
-    mode = models.CharField(max_length=10)
+    mode = models.CharField(max_length=10, choices=RunMode.choices)
     #: Credits held (held mode) or debited (inline) when the run started.
     reserved = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=STORED_PLACES)
     #: Credits finally charged: 0 for a failed run.
