@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "quickscale.api",
     "users",
     "public",
+    "demo_services",
 ]
 
 MIDDLEWARE = [
@@ -134,3 +135,10 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 # Development has no mail server to confirm addresses with; production insists on it.
 ACCOUNT_EMAIL_VERIFICATION = "mandatory" if PRODUCTION else "optional"
+
+# The "LLM completion" demo service: any OpenAI-compatible endpoint, e.g.
+# DEMO_LLM_BASE_URL=https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama). Without a
+# base URL and a model the service is listed as not configured and refuses to run.
+DEMO_LLM_BASE_URL = get_env("DEMO_LLM_BASE_URL")
+DEMO_LLM_API_KEY = get_env("DEMO_LLM_API_KEY")
+DEMO_LLM_MODEL = get_env("DEMO_LLM_MODEL")
