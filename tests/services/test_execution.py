@@ -316,3 +316,25 @@ def test_an_async_run_accepts_python_values_that_json_cannot_hold(
     run.refresh_from_db()
     assert run.status == "succeeded"
     assert run.output == {"slept": 0.0}
+
+
+def test_a_queued_run_whose_hold_would_run_out_mid_run_does_not_start(
+    funded: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from quickscale.services.execution import perform_queued
+
+    with django_capture_on_commit_callbacks(execute=False):
+        run = execute(funded, "async-sleeper", {"seconds": 0})
+    CreditHold.objects.filter(pk=run.hold_id).update(
+        expires_at=timezone.now() + timedelta(seconds=5)  # the timeout is 30 s
+    )
+
+    finished = perform_queued(run.pk, {"seconds": 0})
+
+    assert finished is not None and finished.status == "failed"
+    assert "waited too long" in finished.error
+    assert ledger.balance(funded) == ledger.Balance(D(20), D(0), D(20))

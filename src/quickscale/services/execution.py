@@ -245,13 +245,15 @@ def _run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any
             payload = json.loads(json.dumps(raw, cls=DjangoJSONEncoder))
             transaction.on_commit(lambda: perform_run.enqueue(run.pk, payload))
     if queued:
+        run.refresh_from_db()  # an immediate task backend has run it at commit already
         return run
     return _perform(service, run, prepared.data)
 
 
 def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
     """Start a queued run (what the background task does). A run that is no longer queued
-    (a duplicate delivery) is left alone; one whose hold expired while it waited fails."""
+    (a duplicate delivery) is left alone; one whose hold would run out before the run's timeout
+    fails without starting."""
     with transaction.atomic():
         run = (
             ServiceRun.objects.select_for_update()
@@ -264,15 +266,21 @@ def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
         run.save(update_fields=["status", "started_at"])
-    if (
-        run.hold_id is not None
-        and not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
-    ):
-        return _fail(run, None, "The run waited longer than its hold and was not started.")
     try:
         service = registry.get(run.service.slug)()
+    except ServiceNotFound as error:
+        return _fail(run, None, f"The run could not start: {error.message}")
+    if run.hold_id is not None:
+        # The run must be able to finish before its hold runs out, or the sweep would release
+        # it mid-run: a run that waited too long in the queue does not start.
+        deadline = run.started_at + timedelta(seconds=_timeout(service))
+        if not CreditHold.objects.filter(
+            pk=run.hold_id, state=HoldState.ACTIVE, expires_at__gte=deadline
+        ).exists():
+            return _fail(run, None, "The run waited too long in the queue and was not started.")
+    try:
         clean = validate_input(service, data)
-    except (ServiceNotFound, InvalidInput) as error:
+    except InvalidInput as error:
         return _fail(run, None, f"The run could not start: {error.message}")
     return _perform(service, run, clean)
 

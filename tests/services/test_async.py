@@ -1,0 +1,198 @@
+"""Services with ``run_async``: queued with their cost held, performed by a task worker.
+
+The worker tests run a real ``db_worker`` process (django-tasks-db) against the test database,
+so they need PostgreSQL; the immediate backend (the default ``TASKS``) works anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test import override_settings
+from django_tasks_db.models import DBTaskResult
+
+from quickscale.credits import ledger
+from quickscale.credits.models import CreditHold, CreditTransaction, HoldState
+from quickscale.services import execution
+from quickscale.services.models import RunStatus, ServiceRun
+from tests.projects.tasks_worker import TASKS as DATABASE_TASKS
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_SETTINGS = "tests.projects.tasks_worker"
+TIMEOUT = 30  # seconds any wait may take before the test fails
+#: ``manage.py db_worker`` polling every 50 ms, with no start-up delay and no autoreloader.
+WORKER_COMMAND = [
+    sys.executable,
+    "-m",
+    "django",
+    "db_worker",
+    "--interval",
+    "0.05",
+    "--no-startup-delay",
+    "--no-reload",
+    "--verbosity",
+    "2",
+]
+
+
+@pytest.fixture
+def funded(user: Any) -> Any:
+    """A user with 5 credits: five runs of ``async-sleeper``."""
+    ledger.grant(user, Decimal("5.00"), source="purchase")
+    return user
+
+
+@pytest.fixture
+def database_tasks() -> Iterator[None]:
+    """Enqueue into django-tasks-db, as a project running ``db_worker`` does."""
+    with override_settings(TASKS=DATABASE_TASKS):
+        yield
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``manage.py db_worker`` processes on the test database; killed afterwards."""
+    settings = connection.settings_dict
+    database_url = (
+        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}"
+        f":{settings['PORT'] or '5432'}/{settings['NAME']}"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": WORKER_SETTINGS, "DATABASE_URL": database_url}
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*options: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        worker = subprocess.Popen(
+            [*WORKER_COMMAND, *options],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=TIMEOUT)
+
+
+def worker_log(tmp_path: Path) -> str:
+    return "\n".join(log.read_text() for log in sorted(tmp_path.glob("worker-*.log")))
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Gave up waiting {TIMEOUT} s for {what}.")
+        time.sleep(0.05)
+
+
+def status_of(run: ServiceRun) -> str:
+    return str(ServiceRun.objects.values_list("status", flat=True).get(pk=run.pk))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("database_tasks")
+def test_a_real_db_worker_performs_a_queued_run_and_charges_it_once(
+    funded: Any, start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    run = execution.execute(funded, "async-sleeper", {"seconds": 0.1})
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+    assert run.hold is not None and run.hold.state == HoldState.ACTIVE
+    assert DBTaskResult.objects.get().status == "READY"
+    assert ledger.balance(funded) == ledger.Balance(Decimal(5), Decimal(1), Decimal(4))
+
+    worker = start_worker("--batch")  # exits once no task is left
+    assert worker.wait(timeout=TIMEOUT) == 0, worker_log(tmp_path)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, (run.error, worker_log(tmp_path))
+    assert run.output == {"slept": 0.1}
+    assert run.cost == Decimal("1.00")
+    assert run.charge is not None and run.charge.kind == "capture"
+    assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.CAPTURED
+    assert CreditTransaction.objects.filter(kind="capture").count() == 1
+    assert ledger.balance(funded) == ledger.Balance(Decimal(4), Decimal(0), Decimal(4))
+    assert ledger.verify() == []
+    task_result = DBTaskResult.objects.get()
+    assert (task_result.status, task_result.return_value) == ("SUCCESSFUL", "succeeded")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("database_tasks")
+def test_a_run_whose_worker_was_killed_is_failed_and_refunded_by_the_sweep(
+    funded: Any, start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    run = execution.execute(funded, "async-sleeper", {"seconds": 30})
+    worker = start_worker()
+    wait_for(lambda: status_of(run) == RunStatus.RUNNING, "the worker to start the run")
+
+    worker.kill()  # SIGKILL in the middle of the service's sleep
+    worker.wait(timeout=TIMEOUT)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING, worker_log(tmp_path)
+    assert run.hold is not None and run.hold.state == HoldState.ACTIVE
+    assert ledger.balance(funded) == ledger.Balance(Decimal(5), Decimal(1), Decimal(4))
+
+    assert execution.sweep_runs(now=run.hold.expires_at + timedelta(seconds=1)) == 1
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.cost == Decimal(0)
+    assert run.error
+    assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.EXPIRED
+    assert CreditTransaction.objects.filter(kind="capture").count() == 0
+    assert ledger.balance(funded) == ledger.Balance(Decimal(5), Decimal(0), Decimal(5))
+    assert ledger.verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_immediate_backend_an_async_run_is_performed_before_execute_returns(
+    funded: Any,
+) -> None:
+    run = execution.execute(funded, "async-sleeper", {"seconds": 0})
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.output == {"slept": 0.0}
+    assert not DBTaskResult.objects.exists()  # nothing was queued for a worker
+    assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.CAPTURED
+    assert ledger.balance(funded) == ledger.Balance(Decimal(4), Decimal(0), Decimal(4))
+    assert ledger.verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_immediate_backend_an_async_run_waits_for_the_callers_commit(
+    funded: Any,
+) -> None:
+    with transaction.atomic():
+        run = execution.execute(funded, "async-sleeper", {"seconds": 0})
+        run.refresh_from_db()
+        assert run.status == RunStatus.QUEUED
+        assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.ACTIVE
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.CAPTURED
+    assert ledger.balance(funded) == ledger.Balance(Decimal(4), Decimal(0), Decimal(4))
+    assert ledger.verify() == []
