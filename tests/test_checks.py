@@ -31,6 +31,7 @@ def ids(messages: list[checks.CheckMessage]) -> list[str]:
     return [message.id for message in messages if message.id]
 
 
+@pytest.mark.django_db  # some model checks ask the database what it supports
 def test_the_full_check_run_passes_with_default_settings() -> None:
     messages = checks.run_checks(include_deployment_checks=False)
     assert [m for m in messages if m.level >= checks.WARNING] == []
