@@ -3,4 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from tests.hostapp import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/host/ping/", views.ping),
+]

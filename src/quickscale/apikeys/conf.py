@@ -16,6 +16,22 @@ class APIKeysAppConf(AppConf):
     PREFIX = "qs"
     #: Request paths the API key middleware authenticates; everything else is left alone.
     PATH_PREFIXES = ["/api/"]
+    #: Paths under those prefixes that stay public (API documentation).
+    PUBLIC_PATHS = ["/api/docs/", "/api/v1/openapi.json"]
+    #: Server-side secrets mixed into every stored key hash, by version: ``{1: "..."}``. Empty
+    #: means version 0, derived from ``SECRET_KEY``. Add a version to rotate: keys hashed with
+    #: an older version keep working while it stays listed.
+    PEPPERS: dict[int, str] = {}
+    #: The version new keys are hashed with (the highest of ``PEPPERS`` when ``None``).
+    PEPPER_VERSION: int | None = None
+    #: Requests per minute a key may make unless the key sets its own limit.
+    RATE_LIMIT = 600
+    #: Failed authentications per client address per minute before further attempts get 429.
+    FAILED_AUTH_LIMIT = 30
+    #: Seconds a rolled key keeps working after its replacement was made.
+    ROLL_GRACE = 24 * 3600
+    #: The cache (an alias of ``CACHES``) that counts requests for rate limits.
+    CACHE = "default"
 
     class Meta:
         prefix = "QUICKSCALE_APIKEYS"

@@ -1,0 +1,32 @@
+"""Errors of API key authentication and authorisation, each with a stable ``code``."""
+
+from __future__ import annotations
+
+from quickscale.core.errors import QuickScaleError
+
+
+class AuthenticationFailed(QuickScaleError):
+    """No usable key: missing, malformed, unknown, wrong, revoked, expired or not allowed from
+    this address. The message says which, without revealing whether a key id exists."""
+
+    code = "authentication_failed"
+    status = 401
+
+
+class PermissionDenied(QuickScaleError):
+    code = "permission_denied"
+    status = 403
+
+
+class RateLimited(QuickScaleError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class InvalidKeyArgument(QuickScaleError):
+    code = "invalid_argument"
+    status = 400

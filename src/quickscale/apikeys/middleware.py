@@ -1,0 +1,69 @@
+"""``APIKeyAuthenticationMiddleware``: authenticates ``/api/`` requests that carry a key.
+
+Put it after ``AuthenticationMiddleware``. A request with ``Authorization: Bearer <token>`` or
+``X-API-Key: <token>`` under ``QUICKSCALE_APIKEYS_PATH_PREFIXES`` gets ``request.user`` (the
+key's owner) and ``request.auth`` (the key), and is exempt from CSRF: a key is not sent by the
+browser on its own, so it cannot be forged across sites. Requests without a key are left alone
+(``request.auth`` is ``None``), and a session keeps needing its CSRF token. A bad key is
+answered with 401 at once; too many requests with 429 and ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from quickscale.apikeys import ratelimit
+from quickscale.apikeys.exceptions import AuthenticationFailed, RateLimited
+from quickscale.apikeys.keys import authenticate
+from quickscale.core.http import client_ip, error_response
+
+
+def credentials(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = request.META.get("HTTP_X_API_KEY", "").strip()
+    return key or None
+
+
+def _covered(path: str) -> bool:
+    if any(path.startswith(public) for public in settings.QUICKSCALE_APIKEYS_PUBLIC_PATHS):
+        return False
+    return any(path.startswith(prefix) for prefix in settings.QUICKSCALE_APIKEYS_PATH_PREFIXES)
+
+
+class APIKeyAuthenticationMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.auth = None  # type: ignore[attr-defined]
+        if not _covered(request.path_info):
+            return self.get_response(request)
+        raw = credentials(request)
+        if raw is None:
+            return self.get_response(request)
+        ip = client_ip(request)
+        failures = f"auth-failures:{ip}"
+        try:
+            ratelimit.check(failures, settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT)
+            key = authenticate(raw, ip)
+        except RateLimited as error:
+            return error_response(error, headers={"Retry-After": str(error.retry_after)})
+        except AuthenticationFailed as error:
+            ratelimit.hit(failures, 10**9)  # counted, never raises
+            return error_response(error, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        try:
+            ratelimit.hit(
+                f"key:{key.key_id}", key.rate_limit or settings.QUICKSCALE_APIKEYS_RATE_LIMIT
+            )
+        except RateLimited as error:
+            return error_response(error, headers={"Retry-After": str(error.retry_after)})
+        request.user = key.owner
+        request.auth = key  # type: ignore[attr-defined]
+        request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        return self.get_response(request)
