@@ -90,7 +90,7 @@ def test_paths_outside_the_api_are_left_alone(client: Client, db: None) -> None:
 
 
 def test_a_key_past_its_rate_limit_gets_429_with_retry_after(client: Client, user: Any) -> None:
-    key, token = create_key(user, "slow", scopes=["ping:read"], rate_limit=2)
+    _, token = create_key(user, "slow", scopes=["ping:read"], rate_limit=2)
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
     statuses = [client.get(URL, **headers).status_code for _ in range(3)]
