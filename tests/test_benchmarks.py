@@ -39,3 +39,17 @@ def test_unknown_benchmark_is_refused() -> None:
     )
     assert result.returncode == 2
     assert "unknown benchmark(s): no-such-benchmark" in result.stdout
+
+
+def test_api_key_benchmark_quick_run() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "apikeys", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "verification:" in result.stdout and "target < 50 µs" in result.stdout, output

@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from quickscale.core.checks import integer_setting_error
+
 PREFIX_RE = re.compile(r"[a-z][a-z0-9]{1,15}")
 
 
@@ -36,6 +38,61 @@ def check_settings(
                 "QUICKSCALE_APIKEYS_PATH_PREFIXES must be a list of paths starting with '/', "
                 f"not {paths!r}.",
                 id="quickscale_apikeys.E002",
+            )
+        )
+    public = settings.QUICKSCALE_APIKEYS_PUBLIC_PATHS
+    if (
+        isinstance(public, str)
+        or not isinstance(public, (list, tuple))
+        or not all(isinstance(p, str) and p.startswith("/") for p in public)
+    ):
+        errors.append(
+            checks.Error(
+                "QUICKSCALE_APIKEYS_PUBLIC_PATHS must be a list of paths starting with '/', "
+                f"not {public!r}.",
+                id="quickscale_apikeys.E003",
+            )
+        )
+    peppers = settings.QUICKSCALE_APIKEYS_PEPPERS
+    if not isinstance(peppers, dict) or not all(
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and version > 0
+        and isinstance(value, str)
+        and len(value) >= 32
+        for version, value in peppers.items()
+    ):
+        errors.append(
+            checks.Error(
+                "QUICKSCALE_APIKEYS_PEPPERS must map positive integer versions to secrets of at "
+                "least 32 characters.",
+                hint='For example {1: os.environ["API_KEY_PEPPER"]}.',
+                id="quickscale_apikeys.E004",
+            )
+        )
+    version = settings.QUICKSCALE_APIKEYS_PEPPER_VERSION
+    if version is not None and (not isinstance(peppers, dict) or version not in peppers):
+        errors.append(
+            checks.Error(
+                f"QUICKSCALE_APIKEYS_PEPPER_VERSION is {version!r}, which is not a version in "
+                "QUICKSCALE_APIKEYS_PEPPERS.",
+                id="quickscale_apikeys.E005",
+            )
+        )
+    for name, check_id, minimum in (
+        ("QUICKSCALE_APIKEYS_RATE_LIMIT", "quickscale_apikeys.E006", 1),
+        ("QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT", "quickscale_apikeys.E007", 1),
+        ("QUICKSCALE_APIKEYS_ROLL_GRACE", "quickscale_apikeys.E008", 0),
+    ):
+        error = integer_setting_error(name, check_id, minimum=minimum)
+        if error is not None:
+            errors.append(error)
+    if settings.QUICKSCALE_APIKEYS_CACHE not in settings.CACHES:
+        errors.append(
+            checks.Error(
+                f"QUICKSCALE_APIKEYS_CACHE is {settings.QUICKSCALE_APIKEYS_CACHE!r}, which is not "
+                "an alias in CACHES.",
+                id="quickscale_apikeys.E009",
             )
         )
     return errors

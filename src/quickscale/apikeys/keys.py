@@ -6,6 +6,7 @@ hash: the secret has 256 random bits, so a slow hash would add nothing but laten
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -43,9 +44,17 @@ def pepper_version() -> int:
 def _pepper(version: int) -> bytes | None:
     peppers = settings.QUICKSCALE_APIKEYS_PEPPERS
     if version == 0 and not peppers:
-        return salted_hmac("quickscale.apikeys.pepper", "", algorithm="sha256").digest()
+        return _derived_pepper(settings.SECRET_KEY)
     value = peppers.get(version)
     return None if value is None else value.encode()
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_pepper(secret_key: str) -> bytes:
+    """Version 0: a pepper derived from ``SECRET_KEY`` (cached per key; derivation is an HMAC)."""
+    return salted_hmac(
+        "quickscale.apikeys.pepper", "", secret=secret_key, algorithm="sha256"
+    ).digest()
 
 
 def hash_secret(secret: str, version: int) -> str | None:
