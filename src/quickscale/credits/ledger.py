@@ -361,6 +361,32 @@ def _insufficient(available: Decimal, required: Decimal) -> InsufficientCredits:
     )
 
 
+def _add_grant(
+    account: CreditAccount,
+    now: datetime,
+    kind: str,
+    *,
+    source: str,
+    amount: Decimal,
+    priority: int = 0,
+    expires_at: datetime | None = None,
+    **fields: Any,
+) -> CreditTransaction:
+    """Put ``amount`` in a new grant of the locked account and record it as ``kind``."""
+    bucket = CreditGrant.objects.create(
+        account=account,
+        source=source,
+        amount=amount,
+        remaining=amount,
+        priority=priority,
+        expires_at=expires_at,
+        reference=fields.get("reference", ""),
+    )
+    _add_credits(account, amount)
+    _store_account(account, now)
+    return _record(account, kind, amount=amount, grant=bucket, **fields)
+
+
 def _add_credits(account: CreditAccount, amount: Decimal) -> None:
     """Raise the locked account's balance, refusing a balance the database could not store."""
     if account.balance + amount >= BALANCE_LIMIT:
@@ -542,22 +568,14 @@ def grant(
     def write() -> CreditTransaction:
         with transaction.atomic():
             account, now = _lock_new_or_existing_account(owner_id)
-            bucket = CreditGrant.objects.create(
-                account=account,
+            return _add_grant(
+                account,
+                now,
+                TransactionKind.GRANT,
                 source=source,
                 amount=amount,
-                remaining=amount,
                 priority=priority,
                 expires_at=expires_at,
-                reference=reference,
-            )
-            _add_credits(account, amount)
-            _store_account(account, now)
-            return _record(
-                account,
-                TransactionKind.GRANT,
-                amount=amount,
-                grant=bucket,
                 actor=actor,
                 reason=reason,
                 reference=reference,
@@ -953,20 +971,12 @@ def refund(
                     f"so {quantize(value)} cannot be refunded.",
                     details={"transaction": entry.pk, "refundable": display(left)},
                 )
-            bucket = CreditGrant.objects.create(
-                account=account,
+            return _add_grant(
+                account,
+                now,
+                TransactionKind.REFUND,
                 source=GrantSource.REFUND,
                 amount=value,
-                remaining=value,
-                reference=entry.reference,
-            )
-            _add_credits(account, value)
-            _store_account(account, now)
-            return _record(
-                account,
-                TransactionKind.REFUND,
-                amount=value,
-                grant=bucket,
                 refund_of=entry,
                 actor=actor,
                 reason=reason,
@@ -1018,20 +1028,12 @@ def adjust(
                     digest=digest,
                 )
             account, now = _lock_new_or_existing_account(owner_id)
-            bucket = CreditGrant.objects.create(
-                account=account,
+            return _add_grant(
+                account,
+                now,
+                TransactionKind.ADJUSTMENT,
                 source=GrantSource.ADMIN,
                 amount=change,
-                remaining=change,
-                reference=reference,
-            )
-            _add_credits(account, change)
-            _store_account(account, now)
-            return _record(
-                account,
-                TransactionKind.ADJUSTMENT,
-                amount=change,
-                grant=bucket,
                 actor=actor,
                 reason=reason,
                 reference=reference,
