@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests.hostapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/host/ping/", views.ping),
+    path("api/", include("quickscale.api.urls")),
+    path("keys/", include("quickscale.apikeys.urls")),
 ]

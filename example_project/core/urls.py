@@ -7,6 +7,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("public.urls")),
+    path("users/api-keys/", include("quickscale.apikeys.urls")),
+    path("api/", include("quickscale.api.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -45,6 +45,7 @@ def test_a_bad_key_is_a_401_with_the_error_shape(client: Client, db: None) -> No
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response["Cache-Control"] == "no-store"
     assert response.json()["error"]["code"] == "authentication_failed"
 
 
@@ -137,3 +138,26 @@ def test_a_malformed_forwarded_chain_falls_back_to_the_peer(settings: Any) -> No
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="junk")
 
     assert client_ip(request) == "10.0.0.5"
+
+
+def test_async_views_see_the_key_owner_too(user: Any, token: str) -> None:
+    import asyncio
+
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+
+    from quickscale.apikeys.middleware import APIKeyAuthenticationMiddleware
+
+    seen: dict[str, Any] = {}
+
+    def view(request: Any) -> HttpResponse:
+        seen["user"] = request.user
+        seen["auser"] = asyncio.run(request.auser())
+        return HttpResponse()
+
+    chain = SessionMiddleware(AuthenticationMiddleware(APIKeyAuthenticationMiddleware(view)))
+    chain(RequestFactory().get("/api/x", HTTP_AUTHORIZATION=f"Bearer {token}"))
+
+    assert seen["user"] == user
+    assert seen["auser"] == user

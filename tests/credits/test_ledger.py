@@ -688,3 +688,18 @@ def test_verify_reports_credits_moved_between_grants(user: Any) -> None:
     codes = [p.code for p in ledger.verify(user)]
 
     assert codes == ["grant_amount", "grant_amount"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"idempotency_key": "a\x00b"},
+        {"reason": "a\x00b"},
+        {"reference": "a\x00b"},
+        {"metadata": {"note": "a\x00b"}},
+    ],
+)
+def test_text_with_a_nul_character_is_refused(user: Any, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgument):
+        ledger.grant(user, 5, source="purchase", **kwargs)
+    assert not CreditTransaction.objects.exists()

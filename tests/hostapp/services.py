@@ -157,3 +157,14 @@ class LosesItsHold(BaseService):
         assert ctx.run.hold is not None
         ledger.release(ctx.run.hold, reason="swept")
         return {"ok": True}
+
+
+class Mirror(BaseService):
+    """Returns whatever it was given (no form): its output is only as clean as its input."""
+
+    slug = "mirror"
+    name = "Mirror"
+    cost = Decimal("1.00")
+
+    def run(self, ctx: RunContext, data: dict[str, Any]) -> Any:
+        return data

@@ -8,3 +8,9 @@ INSTALLED_APPS = [
     "quickscale.apikeys",
     "quickscale.api",
 ]
+# quickscale.api needs the key middleware (quickscale_api.E007).
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "quickscale.apikeys.middleware.APIKeyAuthenticationMiddleware",
+]

@@ -338,3 +338,23 @@ def test_a_queued_run_whose_hold_would_run_out_mid_run_does_not_start(
     assert finished is not None and finished.status == "failed"
     assert "waited too long" in finished.error
     assert ledger.balance(funded) == ledger.Balance(D(20), D(0), D(20))
+
+
+@pytest.mark.parametrize("mode_slug", ["mirror"])
+def test_output_the_database_cannot_store_fails_the_run_and_costs_nothing(
+    funded: Any, mode_slug: str
+) -> None:
+    run = execute(funded, mode_slug, {"text": "a\x00b"})
+
+    assert run.status == "failed"
+    assert "NUL" in run.error
+    assert available(funded) == 20
+    assert ledger.verify(funded) == []
+
+
+def test_an_idempotency_key_with_a_nul_is_refused(funded: Any) -> None:
+    from quickscale.credits.exceptions import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        execute(funded, "echo", {"text": "x"}, idempotency_key="a\x00b")
+    assert not ServiceRun.objects.exists()

@@ -14,7 +14,7 @@ class APIConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.api import conf  # noqa: F401  (installs the defaults)
-        from quickscale.api.checks import check_settings
+        from quickscale.api.checks import check_middleware, check_settings
 
         checks.register(
             dependency_check(
@@ -28,3 +28,4 @@ class APIConfig(AppConfig):
             checks.Tags.compatibility,
         )
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_middleware, checks.Tags.compatibility)

@@ -10,6 +10,9 @@ from django.core import checks
 
 from quickscale.core.checks import integer_setting_error
 
+KEY_MIDDLEWARE = "quickscale.apikeys.middleware.APIKeyAuthenticationMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
 
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
@@ -30,3 +33,31 @@ def check_settings(
             )
         )
     return errors
+
+
+def check_middleware(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The API authenticates with the key middleware, which must come after Django's: that one
+    sets ``request.user`` from the session and would replace the key's owner."""
+    middleware = list(settings.MIDDLEWARE)
+    if KEY_MIDDLEWARE not in middleware:
+        return [
+            checks.Error(
+                f"quickscale.api needs {KEY_MIDDLEWARE!r} in MIDDLEWARE.",
+                hint=f"Add it to MIDDLEWARE right after {AUTH_MIDDLEWARE!r}.",
+                id="quickscale_api.E007",
+            )
+        ]
+    if AUTH_MIDDLEWARE in middleware and middleware.index(AUTH_MIDDLEWARE) > middleware.index(
+        KEY_MIDDLEWARE
+    ):
+        return [
+            checks.Error(
+                f"{KEY_MIDDLEWARE!r} comes before {AUTH_MIDDLEWARE!r} in MIDDLEWARE, which then "
+                "replaces the API key's user with the session's.",
+                hint=f"Move it right after {AUTH_MIDDLEWARE!r}.",
+                id="quickscale_api.E008",
+            )
+        ]
+    return []

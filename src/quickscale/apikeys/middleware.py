@@ -11,6 +11,7 @@ answered with 401 at once; too many requests with 429 and ``Retry-After``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -63,7 +64,13 @@ class APIKeyAuthenticationMiddleware:
             )
         except RateLimited as error:
             return error_response(error, headers={"Retry-After": str(error.retry_after)})
-        request.user = key.owner
+        owner = key.owner
+
+        async def auser() -> Any:
+            return owner
+
+        request.user = owner
+        request.auser = auser
         request.auth = key  # type: ignore[attr-defined]
         request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -19,6 +19,7 @@ def error_response(
     error: QuickScaleError, *, status: int | None = None, headers: dict[str, str] | None = None
 ) -> JsonResponse:
     response = JsonResponse(error.as_dict(), status=status or error.status)
+    response["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
         response[name] = value
     return response

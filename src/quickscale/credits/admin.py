@@ -21,8 +21,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import display_for_value, unquote
-from django.contrib.auth import get_permission_codename, get_user_model
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from quickscale.core.errors import QuickScaleError
+from quickscale.core.users import owner_search_fields
 from quickscale.credits import ledger
 from quickscale.credits.amounts import parse_amount
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits, InvalidAmount
@@ -55,20 +56,6 @@ MAX_BULK_ADJUST = 100
 RECENT_ROWS = 10
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-def owner_search_fields(prefix: str, lookup: str = "") -> list[str]:
-    """Search fields for the owner's email and ``USERNAME_FIELD``, whatever the user model."""
-    user_model = get_user_model()
-    names: list[str] = []
-    for name in (user_model.get_email_field_name(), user_model.USERNAME_FIELD):
-        try:
-            user_model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        if name not in names:
-            names.append(name)
-    return [f"{lookup}{prefix}__{name}" for name in names]
 
 
 def shown(value: Decimal) -> Decimal:

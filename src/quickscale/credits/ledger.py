@@ -65,6 +65,7 @@ from quickscale.credits.models import (
 
 __all__ = [
     "Balance",
+    "GrantBalance",
     "Page",
     "Problem",
     "adjust",
@@ -75,6 +76,7 @@ __all__ = [
     "expire_due",
     "get_account",
     "grant",
+    "grants",
     "hold",
     "refund",
     "release",
@@ -191,17 +193,35 @@ def balance(owner: Owner) -> Balance:
     return Balance(current, held, current - held)
 
 
-def breakdown(owner: Owner) -> dict[str, Decimal]:
-    """Unexpired credits left per grant source (held credits are not included)."""
+@dataclass(frozen=True)
+class GrantBalance:
+    """What is left of one grant."""
+
+    source: str
+    remaining: Decimal
+    expires_at: datetime | None
+
+
+def grants(owner: Owner) -> list[GrantBalance]:
+    """The owner's unexpired credits grant by grant, in the order they will be spent (held
+    credits are not included)."""
     account = CreditAccount.objects.filter(owner_id=_owner_id(owner)).first()
     if account is None:
-        return {}
+        return []
     now = timezone.now()
+    return [
+        GrantBalance(source, quantize(left), expires_at)
+        for source, expires_at, left in _live_grants(account.id, account.unallocated)
+        if left and (expires_at is None or expires_at > now)
+    ]
+
+
+def breakdown(owner: Owner) -> dict[str, Decimal]:
+    """Unexpired credits left per grant source (held credits are not included)."""
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for source, expires_at, left in _live_grants(account.id, account.unallocated):
-        if left and (expires_at is None or expires_at > now):
-            totals[source] += left
-    return {source: quantize(totals[source]) for source in sorted(totals)}
+    for grant in grants(owner):
+        totals[grant.source] += grant.remaining
+    return {source: totals[source] for source in sorted(totals)}
 
 
 def _live_grants(
@@ -252,9 +272,14 @@ def _digest(operation: str, **payload: Any) -> str:
 
 def _check_key(idempotency_key: str | None) -> None:
     if idempotency_key is not None and (
-        not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255
+        not isinstance(idempotency_key, str)
+        or not 1 <= len(idempotency_key) <= 255
+        or "\x00" in idempotency_key
     ):
-        raise InvalidArgument("idempotency_key must be a string of 1 to 255 characters.")
+        raise InvalidArgument(
+            "idempotency_key must be a string of 1 to 255 characters without NUL.",
+            details={"field": "idempotency_key"},
+        )
 
 
 def _idempotent(
@@ -500,8 +525,11 @@ def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
 
 
 def _text(value: Any, name: str) -> str:
-    if not isinstance(value, str) or len(value) > 255:
-        raise InvalidArgument(f"{name} must be a string of at most 255 characters.")
+    if not isinstance(value, str) or len(value) > 255 or "\x00" in value:
+        raise InvalidArgument(
+            f"{name} must be a string of at most 255 characters without NUL.",
+            details={"field": name},
+        )
     return value
 
 
@@ -511,9 +539,11 @@ def _metadata(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidArgument("metadata must be a dict.")
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise InvalidArgument(f"metadata must be JSON-serialisable: {error}.") from None
+    if "\\u0000" in text:
+        raise InvalidArgument("metadata must not contain NUL characters.")
     return value
 
 

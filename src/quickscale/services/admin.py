@@ -27,7 +27,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from quickscale.credits.admin import ReadOnlyAdmin, credits_column, owner_search_fields, shown
+from quickscale.core.users import owner_search_fields
+from quickscale.credits.admin import ReadOnlyAdmin, credits_column, shown
 from quickscale.credits.amounts import to_amount
 from quickscale.credits.exceptions import InvalidAmount
 from quickscale.services.base import BaseService

@@ -85,6 +85,21 @@ def sync_catalog(using: str = "default") -> list[Service]:
     return list(Service.objects.using(using).filter(registered=True).order_by("name"))
 
 
+def enabled_services() -> list[tuple[BaseService, Service]]:
+    """Each registered service staff have not disabled, with its catalog row, by name.
+
+    One query; a service deployed since the last ``migrate`` gets its row on the way (the only
+    write, once).
+    """
+    rows = {row.slug: row for row in Service.objects.all()}
+    listed = []
+    for service in registry.all():
+        row = rows.get(service.slug) or catalog_entry(service)
+        if row.enabled:
+            listed.append((service(), row))
+    return sorted(listed, key=lambda pair: pair[1].name)
+
+
 def price(service: BaseService, entry: Service, data: dict[str, Any]) -> Decimal:
     """What a run costs: the staff's override, else what the service computes."""
     if entry.price_override is not None:
@@ -163,9 +178,14 @@ def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = No
     ``IdempotencyConflict``. Services with ``run_async`` return the run ``queued``.
     """
     if idempotency_key is not None and (
-        not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255
+        not isinstance(idempotency_key, str)
+        or not 1 <= len(idempotency_key) <= 255
+        or "\x00" in idempotency_key
     ):
-        raise InvalidArgument("idempotency_key must be a string of 1 to 255 characters.")
+        raise InvalidArgument(
+            "idempotency_key must be a string of 1 to 255 characters without NUL.",
+            details={"field": "idempotency_key"},
+        )
     digest = input_digest(slug, data)
     if idempotency_key is not None:
         # Before anything else: a replay returns the first run even if the service has since
@@ -290,7 +310,7 @@ def _perform(service: BaseService, run: ServiceRun, data: dict[str, Any]) -> Ser
     started = time.monotonic()
     try:
         output = _call_with_timeout(service, ctx, data, _timeout(service))
-        output = json.loads(json.dumps(output, cls=DjangoJSONEncoder))
+        output = _as_json(output)
     except Exception as error:  # noqa: BLE001 (any failure of the service is recorded, never charged)
         logger.warning("Service %s run %s failed: %s", service.slug, run.pk, error)
         failed = _fail(run, started, _describe(error))
@@ -447,21 +467,31 @@ def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
     return run
 
 
+def _as_json(output: Any) -> Any:
+    """The output as it will be stored: JSON data, which PostgreSQL's jsonb cannot hold with a
+    NUL character in it."""
+    text = json.dumps(output, cls=DjangoJSONEncoder, allow_nan=False)
+    if "\\u0000" in text:
+        raise ValueError("The output contains a NUL character, which cannot be stored.")
+    return json.loads(text)
+
+
 def _call_inline(
     service: BaseService, ctx: RunContext, data: dict[str, Any], started: float
 ) -> Any:
     """Run in the caller's thread (inside its transaction); a run past its timeout fails
     after the fact, since the transaction cannot be handed to another thread."""
-    output = json.loads(json.dumps(service.run(ctx, data), cls=DjangoJSONEncoder))
+    output = _as_json(service.run(ctx, data))
     if time.monotonic() - started > _timeout(service):
         raise ServiceTimeout(f"The service did not finish within {_timeout(service)} seconds.")
     return output
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, ServiceTimeout):
-        return error.message
-    return f"{type(error).__name__}: {error}"
+    text = (
+        error.message if isinstance(error, ServiceTimeout) else f"{type(error).__name__}: {error}"
+    )
+    return text.replace("\x00", "\\x00")
 
 
 def _hook(hook: Any, ctx: RunContext, value: Any) -> None:

@@ -15,19 +15,15 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from quickscale.core.errors import QuickScaleError
 from quickscale.core.progress import Progress
+from quickscale.core.users import USER_HELP, find_user
 from quickscale.credits import ledger
 from quickscale.credits.amounts import parse_amount
 from quickscale.credits.models import CreditAccount, CreditTransaction, GrantSource
-
-USER_HELP = "The user: an id, an email address or a username."
-
 
 #: A century: far enough for any real expiry, near enough that the date cannot overflow.
 MAX_DAYS = 36500
@@ -43,28 +39,6 @@ def positive_days(text: str) -> int:
             f"must be a number of days from 1 to {MAX_DAYS}, not {text!r}"
         )
     return days
-
-
-def find_user(text: str) -> Any:
-    """The user whose id, ``USERNAME_FIELD`` or email (in that order) is ``text``."""
-    user_model = get_user_model()
-    try:
-        pk = user_model._meta.pk.to_python(text)
-    except (ValidationError, ValueError, TypeError):
-        pk = None
-    if pk is not None and (user := user_model._default_manager.filter(pk=pk).first()):
-        return user
-    by_name = {user_model.USERNAME_FIELD: text}
-    if user := user_model._default_manager.filter(**by_name).first():
-        return user
-    email = user_model.get_email_field_name()
-    if any(field.name == email for field in user_model._meta.get_fields()):
-        users = list(user_model._default_manager.filter(**{f"{email}__iexact": text})[:2])
-        if len(users) > 1:
-            raise CommandError(f"Several users have the email {text!r}: give the user id instead.")
-        if users:
-            return users[0]
-    raise CommandError(f"No user has the id, email or username {text!r}.")
 
 
 def amount_argument(text: str) -> Decimal:

@@ -16,9 +16,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from quickscale.core.errors import QuickScaleError
+from quickscale.core.users import USER_HELP, find_user
 from quickscale.credits import ledger
 from quickscale.credits.amounts import display
-from quickscale.credits.management.commands.credits import USER_HELP, find_user
 from quickscale.services import execution
 from quickscale.services.base import BaseService
 from quickscale.services.exceptions import InvalidInput

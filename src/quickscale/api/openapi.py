@@ -1,0 +1,577 @@
+"""The OpenAPI 3.1 document of the API, generated from the code at request time.
+
+Paths come from ``quickscale.api.urls``, each operation from its ``api_view`` declaration, the
+errors from the exception classes and the request bodies from the enabled services' forms, so
+a new service or a staff change in the catalog shows in the document at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any
+
+from django.urls import URLPattern, reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from quickscale.api.decorators import Operation, Parameter
+from quickscale.api.errors import (
+    CSRFFailed,
+    InvalidJSON,
+    InvalidParameter,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from quickscale.api.schema import Schema, example, form_schema
+from quickscale.api.serializers import amount, fixed_cost
+from quickscale.apikeys.exceptions import AuthenticationFailed, PermissionDenied, RateLimited
+from quickscale.core.errors import QuickScaleError
+from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
+from quickscale.credits.models import GrantSource, TransactionKind
+from quickscale.services.base import BaseService
+from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
+from quickscale.services.execution import enabled_services
+from quickscale.services.models import RunMode, RunStatus, Service
+
+VERSION = "3.1.0"
+ROUTE_PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
+CONVERTER_SCHEMAS: dict[str, Schema] = {
+    "int": {"type": "integer", "minimum": 0},
+    "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+    "uuid": {"type": "string", "format": "uuid"},
+}
+
+#: Every error code the API answers with, by the class that raises it, and when.
+ERRORS: list[tuple[type[QuickScaleError], str]] = [
+    (InvalidJSON, "The body is not JSON, or not a JSON object."),
+    (InvalidRequest, "A field or header the endpoint does not take, or a malformed one."),
+    (InvalidParameter, "A query parameter (`limit`, `cursor`, `since`) has a bad value."),
+    (InvalidInput, "The service refused the input; `details` maps each field to its messages."),
+    (AuthenticationFailed, "No API key, or a key that is malformed, unknown, revoked or expired."),
+    (InsufficientCredits, "The available credits do not cover the cost of the run."),
+    (PermissionDenied, "The key lacks the scope the endpoint needs (named in `details`)."),
+    (CSRFFailed, "A request without a key failed the CSRF check (a browser session)."),
+    (NotFound, "There is nothing at this address, or it belongs to someone else."),
+    (ServiceNotFound, "No service has this slug."),
+    (MethodNotAllowed, "The endpoint does not take this method; see the `Allow` header."),
+    (IdempotencyConflict, "The Idempotency-Key was used before for another service or input."),
+    (ServiceDisabled, "The service is switched off, or not configured on this site."),
+    (PayloadTooLarge, "The body is larger than the site accepts."),
+    (UnsupportedMediaType, "The body is not sent as `application/json` in UTF-8."),
+    (RateLimited, "Too many requests; wait the seconds in the `Retry-After` header."),
+]
+ERROR_HEADERS: dict[int, tuple[str, str]] = {
+    401: ("WWW-Authenticate", 'Always `Bearer realm="api"`.'),
+    405: ("Allow", "The method the endpoint takes."),
+    429: ("Retry-After", "Seconds to wait before the next request."),
+}
+
+AMOUNT: Schema = {
+    "type": "string",
+    "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+    "description": "A number of credits as a decimal string.",
+    "examples": ["12.50"],
+}
+TIME: Schema = {"type": "string", "format": "date-time"}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"oneOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def _object(properties: dict[str, Schema], description: str = "") -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "required": list(properties)}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _page(item: str) -> Schema:
+    return _object(
+        {
+            "data": {"type": "array", "items": _ref(item)},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass it as `cursor` for the next page; `null` on the last page.",
+            },
+        }
+    )
+
+
+RUN = _object(
+    {
+        "id": {"type": "integer"},
+        "service": {"type": "string", "description": "The service's slug."},
+        "status": {"enum": list(RunStatus.values)},
+        "mode": {"enum": list(RunMode.values)},
+        "cost": _nullable(AMOUNT) | {"description": "Credits charged; 0 for a failed run."},
+        "output": {"description": "What the service returned (`null` until it succeeded)."},
+        "error": {"type": ["string", "null"], "description": "Why the run failed."},
+        "idempotency_key": {"type": ["string", "null"]},
+        "created_at": TIME,
+        "started_at": _nullable(TIME),
+        "finished_at": _nullable(TIME),
+        "duration_ms": {"type": ["integer", "null"]},
+    }
+)
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": _object(
+        {
+            "error": _object(
+                {
+                    "code": {
+                        "type": "string",
+                        "enum": sorted({error.code for error, _ in ERRORS}),
+                        "description": "Stable: branch on it.",
+                    },
+                    "message": {"type": "string", "description": "For people; may change."},
+                    "details": {"description": "Machine-readable specifics, or `null`."},
+                }
+            )
+        },
+        "The one shape of every error.",
+    ),
+    "Amount": AMOUNT,
+    "Grant": _object(
+        {
+            "source": {"enum": list(GrantSource.values)},
+            "remaining": AMOUNT,
+            "expires_at": _nullable(TIME),
+        }
+    ),
+    "Balance": _object(
+        {
+            "balance": AMOUNT,
+            "available": AMOUNT | {"description": "The balance less the held credits."},
+            "held": AMOUNT | {"description": "Credits reserved for running work."},
+            "grants": {"type": "array", "items": _ref("Grant")},
+        }
+    ),
+    "Transaction": _object(
+        {
+            "id": {"type": "integer"},
+            "kind": {"enum": [kind for kind in TransactionKind.values if kind != "allocation"]},
+            "amount": AMOUNT | {"description": "The change of the balance."},
+            "balance_after": AMOUNT,
+            "held_change": AMOUNT,
+            "held_after": AMOUNT,
+            "reason": {"type": "string"},
+            "reference": {"type": "string"},
+            "created_at": TIME,
+        }
+    ),
+    "TransactionPage": _page("Transaction"),
+    "Service": _object(
+        {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "cost": _nullable(AMOUNT)
+            | {"description": "The price of a run; `null` when it depends on the input."},
+            "mode": {"enum": list(RunMode.values)},
+            "async": {"type": "boolean", "description": "Runs are queued (answered 202)."},
+            "available": {"type": "boolean", "description": "False: the service cannot run now."},
+            "input_schema": {"type": "object", "description": "JSON Schema of `input`."},
+        }
+    ),
+    "ServiceList": _object({"data": {"type": "array", "items": _ref("Service")}}),
+    "RunRequest": {
+        "type": "object",
+        "properties": {
+            "input": {
+                "type": "object",
+                "description": "The service's input: see the `ServiceInput.<slug>` schemas.",
+            }
+        },
+        "additionalProperties": False,
+    },
+    "Run": RUN,
+    "RunCreated": {
+        "allOf": [
+            _ref("Run"),
+            _object({"balance": AMOUNT | {"description": "The balance after the run."}}),
+        ]
+    },
+    "RunPage": _page("Run"),
+    "UsageDay": _object(
+        {
+            "day": {"type": "string", "format": "date"},
+            "service": {"type": "string"},
+            "name": {"type": "string"},
+            "runs": {"type": "integer"},
+            "succeeded": {"type": "integer"},
+            "credits": AMOUNT,
+        }
+    ),
+    "Usage": _object({"data": {"type": "array", "items": _ref("UsageDay")}}),
+    "OpenAPIDocument": {"type": "object", "description": "An OpenAPI 3.1 document."},
+}
+
+DESCRIPTION = """\
+JSON in and out. Authenticate with an API key: `Authorization: Bearer <key>` (or `X-API-Key:
+<key>`). Each endpoint needs one scope; a key has only the scopes it was given (`write` implies
+`read`).
+
+Every error has the shape `{"error": {"code": "...", "message": "...", "details": ...}}`; branch
+on `code`. Amounts are decimal strings (`"12.50"`). Lists are newest first and paginated with
+`limit` and the opaque `cursor` (the previous page's `next_cursor`).
+"""
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document of the API as included in the site's URLs."""
+    services = enabled_services()
+    paths: dict[str, dict[str, Any]] = {}
+    for pattern, operation in _operations():
+        route = str(pattern.pattern)
+        path = _root() + ROUTE_PARAMETER.sub(r"{\g<name>}", route)
+        entry = _operation(pattern, operation, route)
+        # The run endpoint takes a different input per service: its slug lists the services,
+        # and each service gets its own path with its own input schema.
+        if operation.body == "RunRequest":
+            slugs = [entry_.slug for _, entry_ in services]
+            for parameter in entry["parameters"]:
+                if parameter["name"] == "slug" and slugs:
+                    parameter["schema"] = {"type": "string", "enum": slugs}
+        paths.setdefault(path, {})[operation.method.lower()] = entry
+        if operation.body == "RunRequest":
+            for service, catalog_entry in services:
+                concrete = path.replace("{slug}", catalog_entry.slug)
+                paths[concrete] = {
+                    operation.method.lower(): _service_operation(entry, service, catalog_entry)
+                }
+    schemas = dict(SCHEMAS)
+    for service, catalog_entry in services:
+        schemas[f"ServiceInput.{catalog_entry.slug}"] = form_schema(service.input_form) | {
+            "title": f"{catalog_entry.name} input"
+        }
+    return {
+        "openapi": VERSION,
+        "info": {"title": "QuickScale API", "version": "1", "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"apiKeyHeader": []}],
+        "tags": [
+            {"name": "credits", "description": "The credit balance and the ledger."},
+            {"name": "services", "description": "The catalog, and running services."},
+            {"name": "runs", "description": "Your service runs."},
+            {"name": "usage", "description": "What you ran and spent, per day."},
+            {"name": "meta", "description": "This document (no key needed)."},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key: `Authorization: Bearer qs_live_...`.",
+                },
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+    }
+
+
+def _operations() -> list[tuple[URLPattern, Operation]]:
+    from quickscale.api import urls  # here: the URLs import the views, which import this module
+
+    found = []
+    for pattern in urls.urlpatterns:
+        operation = getattr(pattern.callback, "operation", None)
+        if isinstance(pattern, URLPattern) and operation is not None and operation.documented:
+            found.append((pattern, operation))
+    return found
+
+
+def _root() -> str:
+    """Where the host included the API's URLs (``/api/`` normally)."""
+    from quickscale.api import urls
+
+    pattern = next(p for p in urls.urlpatterns if getattr(p, "name", None) == "openapi")
+    full = reverse(f"{urls.app_name}:openapi")
+    return full[: len(full) - len(str(pattern.pattern))]
+
+
+def _operation(pattern: URLPattern, operation: Operation, route: str) -> dict[str, Any]:
+    declared = {(p.location, p.name): p for p in operation.parameters}
+    parameters = []
+    for match in ROUTE_PARAMETER.finditer(route):
+        name = match["name"]
+        parameter = declared.pop(("path", name), None)
+        schema = CONVERTER_SCHEMAS.get(match["converter"] or "str", {"type": "string"})
+        parameters.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": parameter.description if parameter else "",
+                "schema": dict(parameter.schema if parameter else schema),
+            }
+        )
+    parameters.extend(_parameter(p) for p in declared.values())
+    scope = operation.scope
+    tag = route.split("/")[1].removesuffix(".json") if "/" in route else "meta"
+    entry: dict[str, Any] = {
+        "operationId": pattern.callback.__name__,
+        "summary": operation.summary,
+        "description": operation.description,
+        "tags": ["meta" if tag == "openapi" else tag],
+        "parameters": parameters,
+        "responses": _responses(operation, has_path_parameters=bool(ROUTE_PARAMETER.search(route))),
+        "security": [{"bearerAuth": [scope]}, {"apiKeyHeader": [scope]}] if scope else [],
+    }
+    if scope:
+        entry["x-scope"] = scope
+    if operation.body is not None:
+        entry["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": _ref(operation.body)}},
+        }
+    return entry
+
+
+def _parameter(parameter: Parameter) -> dict[str, Any]:
+    return {
+        "name": parameter.name,
+        "in": parameter.location,
+        "required": parameter.required,
+        "description": parameter.description,
+        "schema": dict(parameter.schema),
+    }
+
+
+def _errors_of(operation: Operation, *, has_path_parameters: bool) -> list[type[QuickScaleError]]:
+    """The errors an operation can answer with: those of the request it takes, and its own."""
+    errors: list[type[QuickScaleError]] = [MethodNotAllowed]
+    if operation.scope is not None:
+        errors += [AuthenticationFailed, PermissionDenied, RateLimited]
+    if any(p.location == "query" for p in operation.parameters):
+        errors.append(InvalidParameter)
+    if any(p.location == "header" for p in operation.parameters):
+        errors.append(InvalidRequest)
+    if has_path_parameters:
+        errors.append(NotFound)
+    if operation.body is not None:
+        errors += [InvalidJSON, InvalidRequest, PayloadTooLarge, UnsupportedMediaType]
+    errors += operation.errors
+    return errors
+
+
+def _responses(operation: Operation, *, has_path_parameters: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, description in operation.statuses.items():
+        response: dict[str, Any] = {"description": description}
+        if operation.response is not None:
+            response["content"] = {operation.media_type: {"schema": _ref(operation.response)}}
+        responses[str(status)] = response
+    explained = dict(ERRORS)
+    by_status: dict[int, list[type[QuickScaleError]]] = {}
+    for error in _errors_of(operation, has_path_parameters=has_path_parameters):
+        if error not in by_status.setdefault(error.status, []):
+            by_status[error.status].append(error)
+    for status in sorted(by_status):
+        lines = [f"`{error.code}`: {explained[error]}" for error in by_status[status]]
+        response = {
+            "description": "\n\n".join(lines),
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+        if status in ERROR_HEADERS:
+            name, meaning = ERROR_HEADERS[status]
+            response["headers"] = {name: {"description": meaning, "schema": {"type": "string"}}}
+        responses[str(status)] = response
+    return responses
+
+
+def _service_operation(
+    generic: dict[str, Any], service: BaseService, entry: Service
+) -> dict[str, Any]:
+    """The run endpoint of one service, with the service's own input schema."""
+    input_schema = form_schema(service.input_form)
+    cost = amount(fixed_cost(service, entry))
+    price = f"Costs {cost} credits a run." if cost is not None else "The cost depends on the input."
+    body: Schema = {
+        "type": "object",
+        "properties": {"input": _ref(f"ServiceInput.{entry.slug}")},
+        "additionalProperties": False,
+    }
+    if input_schema.get("required"):
+        body["required"] = ["input"]
+    return {
+        **generic,
+        "operationId": "run_" + entry.slug.replace("-", "_"),
+        "summary": f"Run {entry.name}",
+        "description": "\n\n".join(part for part in (entry.description, price) if part),
+        "parameters": [p for p in generic["parameters"] if p["in"] != "path"],
+        "requestBody": {
+            "required": bool(input_schema.get("required")),
+            "content": {"application/json": {"schema": body}},
+        },
+        "x-service": entry.slug,
+        "x-cost": cost,
+    }
+
+
+# -- the docs page ---------------------------------------------------------------------------
+
+
+def page_context(document: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """What the HTML docs page shows, read from the OpenAPI document (so the page documents
+    exactly what the document says)."""
+    base_url = base_url.rstrip("/")
+    endpoints, services = [], []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if "x-service" in operation:
+                services.append(_service_context(document, path, method, operation, base_url))
+            else:
+                endpoints.append(_endpoint_context(path, method, operation, base_url))
+    return {
+        "title": document["info"]["title"],
+        "description": markup(document["info"]["description"]),
+        "openapi_url": _root() + "v1/openapi.json",
+        "endpoints": endpoints,
+        "services": services,
+        "errors": [
+            {"code": error.code, "status": error.status, "meaning": markup(meaning, inline=True)}
+            for error, meaning in sorted(ERRORS, key=lambda item: item[0].status)
+        ],
+    }
+
+
+def _endpoint_context(
+    path: str, method: str, operation: dict[str, Any], base_url: str
+) -> dict[str, Any]:
+    scope = operation.get("x-scope")
+    example_path = path
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "path":
+            value = example(parameter["schema"]) if "enum" in parameter["schema"] else 1
+            example_path = example_path.replace("{" + parameter["name"] + "}", str(value))
+    command = ["curl"]
+    if method != "get":
+        command += ["-X", method.upper()]
+    if scope:
+        command += ["-H", "Authorization: Bearer $QUICKSCALE_API_KEY"]
+    return {
+        "id": operation["operationId"],
+        "method": method.upper(),
+        "path": path,
+        "summary": operation["summary"],
+        "description": markup(operation["description"]),
+        "scope": scope,
+        "parameters": [
+            {
+                "name": p["name"],
+                "location": p["in"],
+                "required": p["required"],
+                "type": _type_name(p["schema"]),
+                "description": markup(p["description"], inline=True),
+            }
+            for p in operation["parameters"]
+        ],
+        "responses": [
+            {"status": status, "description": markup(response["description"], inline=True)}
+            for status, response in operation["responses"].items()
+        ],
+        "curl": _shell(command, base_url + example_path),
+    }
+
+
+def _service_context(
+    document: dict[str, Any], path: str, method: str, operation: dict[str, Any], base_url: str
+) -> dict[str, Any]:
+    slug = operation["x-service"]
+    schema = document["components"]["schemas"][f"ServiceInput.{slug}"]
+    required = set(schema.get("required", []))
+    body = json.dumps({"input": example(schema)})
+    command = [
+        "curl",
+        "-X",
+        method.upper(),
+        "-H",
+        "Authorization: Bearer $QUICKSCALE_API_KEY",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Idempotency-Key: $(uuidgen)",
+        "-d",
+        body,
+    ]
+    return {
+        "slug": slug,
+        "name": schema["title"].removesuffix(" input"),
+        "summary": operation["summary"],
+        "description": markup(operation["description"]),
+        "cost": operation["x-cost"],
+        "path": path,
+        "fields": [
+            {
+                "name": name,
+                "required": name in required,
+                "type": _type_name(field),
+                "constraints": _constraints(field),
+                "description": field.get("description") or field.get("title", ""),
+            }
+            for name, field in schema.get("properties", {}).items()
+        ],
+        "curl": _shell(command, base_url + path),
+    }
+
+
+def markup(text: str, *, inline: bool = False) -> SafeString:
+    """The document's descriptions as HTML: escaped, `code` marked, and paragraphs kept (as
+    line breaks ``inline``, for table cells)."""
+    paragraphs = [
+        re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(part).replace("\n", " "))
+        for part in text.split("\n\n")
+        if part.strip()
+    ]
+    if inline:
+        return mark_safe("<br>".join(paragraphs))  # noqa: S308 (escaped above)
+    return mark_safe("".join(f"<p>{part}</p>" for part in paragraphs))  # noqa: S308
+
+
+def _type_name(schema: Schema) -> str:
+    if "enum" in schema:
+        return "one of " + ", ".join(json.dumps(value) for value in schema["enum"])
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
+    if schema.get("format"):
+        kind = f"{kind} ({schema['format']})"
+    if kind == "array" and "items" in schema:
+        kind = "list of " + _type_name(schema["items"])
+    return str(kind)
+
+
+def _constraints(schema: Schema) -> str:
+    words = {
+        "minLength": "at least {} characters",
+        "maxLength": "at most {} characters",
+        "minimum": "at least {}",
+        "maximum": "at most {}",
+    }
+    return ", ".join(text.format(schema[key]) for key, text in words.items() if key in schema)
+
+
+def _shell(command: list[str], url: str) -> str:
+    """A copyable command; ``$VARIABLES`` and ``$(commands)`` are left for the shell."""
+    parts = []
+    for word in [*command, url]:
+        if "$" in word and not set(word) & set('"`\\'):
+            parts.append(f'"{word}"')
+        else:
+            parts.append(shlex.quote(word))
+    return " ".join(parts)

@@ -1,0 +1,63 @@
+"""Cursor pagination of list endpoints: ``?limit=`` and an opaque ``?cursor=``.
+
+A cursor is the id of the last item of the previous page, tagged with the list it belongs to and
+base64url-encoded. It is opaque so the encoding may change; it needs no signature, because every
+list is filtered by its owner on the server whatever the cursor says.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from quickscale.api.errors import InvalidParameter
+
+#: The largest id a cursor may carry: the largest value of a 64-bit primary key.
+MAX_ID = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,6}")
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def page_size(request: HttpRequest) -> int:
+    """``?limit=``: from 1 to ``QUICKSCALE_API_MAX_PAGE_SIZE``, ``QUICKSCALE_API_PAGE_SIZE`` when
+    absent."""
+    maximum = settings.QUICKSCALE_API_MAX_PAGE_SIZE
+    raw = request.GET.get("limit")
+    if raw is None:
+        return int(settings.QUICKSCALE_API_PAGE_SIZE)
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= maximum:
+        raise InvalidParameter(
+            f"limit must be an integer from 1 to {maximum}.",
+            details={"parameter": "limit", "maximum": maximum},
+        )
+    return int(raw)
+
+
+def encode_cursor(kind: str, position: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(request: HttpRequest, kind: str) -> int | None:
+    """The position ``?cursor=`` carries for a list of ``kind``; ``None`` for the first page."""
+    raw = request.GET.get("cursor")
+    if raw is None:
+        return None
+    position = None
+    if _CURSOR.fullmatch(raw):
+        try:
+            text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+        except (binascii.Error, UnicodeDecodeError):
+            text = ""
+        match = re.fullmatch(rf"{re.escape(kind)}:([1-9][0-9]{{0,18}})", text)
+        if match and int(match[1]) <= MAX_ID:
+            position = int(match[1])
+    if position is None:
+        raise InvalidParameter(
+            "cursor is not a cursor of this list: pass the next_cursor of a previous page.",
+            details={"parameter": "cursor"},
+        )
+    return position

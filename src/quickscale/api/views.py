@@ -1,0 +1,286 @@
+"""The endpoints of ``/api/v1/``: each reads the request, calls the operation of the app that owns
+it (the ledger, the services) and returns what it got as JSON.
+
+Each ``api_view`` declaration is both the endpoint's behaviour (method, scope, body) and its
+entry in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.csrf import csrf_failure as django_csrf_failure
+
+from quickscale.api import openapi, serializers
+from quickscale.api.decorators import Parameter, api_view, to_response
+from quickscale.api.errors import CSRFFailed, InvalidParameter, InvalidRequest, NotFound
+from quickscale.api.pagination import MAX_ID, decode_cursor, encode_cursor, page_size
+from quickscale.credits import ledger
+from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
+from quickscale.services import execution
+from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
+from quickscale.services.execution import enabled_services
+from quickscale.services.models import RunStatus, ServiceRun
+
+LIMIT = Parameter(
+    "limit",
+    "Items per page, from 1 to `QUICKSCALE_API_MAX_PAGE_SIZE` "
+    "(default `QUICKSCALE_API_PAGE_SIZE`).",
+    {"type": "integer", "minimum": 1},
+)
+CURSOR = Parameter(
+    "cursor",
+    "The `next_cursor` of the previous page; omit it for the first page.",
+    {"type": "string"},
+)
+SINCE = Parameter(
+    "since",
+    "Only days from this date on (`YYYY-MM-DD`, UTC).",
+    {"type": "string", "format": "date"},
+)
+IDEMPOTENCY_KEY = Parameter(
+    "Idempotency-Key",
+    "Up to 255 printable ASCII characters, unique per request (a UUID). Sending the same key "
+    "again returns the first run instead of running again; the same key with another service "
+    "or input is a 409.",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    location="header",
+)
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ID = re.compile(r"[1-9][0-9]{0,18}")
+#: Fields a run request may have.
+RUN_FIELDS = frozenset({"input"})
+
+
+@api_view(
+    "GET",
+    scope="credits:read",
+    summary="Credit balance",
+    description="The balance, the credits held for running work, what is available (balance "
+    "less held), and the unexpired credits of each grant in the order they are spent.",
+    response="Balance",
+)
+def balance(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(serializers.balance(request.user))
+
+
+@api_view(
+    "GET",
+    scope="credits:read",
+    summary="Credit transactions",
+    description="The ledger entries of the account, newest first.",
+    response="TransactionPage",
+    parameters=(LIMIT, CURSOR),
+)
+def transactions(request: HttpRequest) -> HttpResponse:
+    limit = page_size(request)
+    page = ledger.statement(request.user, before=decode_cursor(request, "tx"), limit=limit)
+    return JsonResponse(
+        {
+            "data": [serializers.transaction(entry) for entry in page.items],
+            "next_cursor": None
+            if page.next_cursor is None
+            else encode_cursor("tx", page.next_cursor),
+        }
+    )
+
+
+@api_view(
+    "GET",
+    scope="services:read",
+    summary="Service catalog",
+    description="The services that can be run, with their cost (`null` when it depends on the "
+    "input) and the JSON Schema of their input.",
+    response="ServiceList",
+)
+def services(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(
+        {"data": [serializers.service(service, entry) for service, entry in enabled_services()]}
+    )
+
+
+@transaction.non_atomic_requests  # a held run works outside the request's transaction
+@api_view(
+    "POST",
+    scope="services:write",
+    summary="Run a service",
+    description="Validates the input, charges the cost and runs the service. A run that fails "
+    "is returned with `status` `failed` and costs nothing. `balance` is the balance after the "
+    "run. Send an `Idempotency-Key` so a retried request cannot run (and charge) twice: a "
+    "replay returns the first run with the header `Idempotent-Replayed: true`.",
+    response="RunCreated",
+    statuses={
+        201: "The run finished (succeeded or failed).",
+        202: "The run is queued or running: poll `GET /api/v1/runs/{id}`.",
+    },
+    parameters=(IDEMPOTENCY_KEY,),
+    body="RunRequest",
+    errors=(
+        InvalidInput,
+        InsufficientCredits,
+        ServiceNotFound,
+        ServiceDisabled,
+        IdempotencyConflict,
+    ),
+)
+def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> HttpResponse:
+    unknown = sorted(set(body) - RUN_FIELDS)
+    if unknown:
+        raise InvalidRequest(
+            f'Unknown field {unknown[0]!r}: send {{"input": {{...}}}}.',
+            details={"unknown_fields": unknown},
+        )
+    key = _idempotency_key(request)
+    started = timezone.now()
+    result = execution.execute(request.user, slug, body.get("input", {}), idempotency_key=key)
+    current = ledger.balance(request.user)
+    response = JsonResponse(
+        {**serializers.run(result), "balance": serializers.amount(current.balance)},
+        status=202 if result.status in (RunStatus.QUEUED, RunStatus.RUNNING) else 201,
+    )
+    response["Location"] = reverse("quickscale_api:run", args=[result.pk])
+    if result.created_at < started:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _idempotency_key(request: HttpRequest) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidRequest(
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+            details={"header": "Idempotency-Key"},
+        )
+    return key
+
+
+@api_view(
+    "GET",
+    scope="runs:read",
+    summary="Your runs",
+    description="The runs of the key's owner, newest first.",
+    response="RunPage",
+    parameters=(LIMIT, CURSOR),
+)
+def run_list(request: HttpRequest) -> HttpResponse:
+    limit = page_size(request)
+    before = decode_cursor(request, "run")
+    found = ServiceRun.objects.filter(user=request.user).select_related("service")
+    if before is not None:
+        found = found.filter(pk__lt=before)
+    items = list(found.order_by("-pk")[: limit + 1])
+    more = len(items) > limit
+    return JsonResponse(
+        {
+            "data": [serializers.run(item) for item in items[:limit]],
+            "next_cursor": encode_cursor("run", items[limit - 1].pk) if more else None,
+        }
+    )
+
+
+@api_view(
+    "GET",
+    scope="runs:read",
+    summary="One of your runs",
+    description="Poll it to follow a queued run. Another user's run is a 404, like a missing one.",
+    response="Run",
+    parameters=(
+        Parameter("run_id", "The run's `id`.", {"type": "integer", "minimum": 1}, location="path"),
+    ),
+)
+def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    found = None
+    if _ID.fullmatch(run_id) and int(run_id) <= MAX_ID:
+        found = (
+            ServiceRun.objects.filter(user=request.user, pk=int(run_id))
+            .select_related("service")
+            .first()
+        )
+    if found is None:
+        raise NotFound(f"You have no run {run_id!r}.", details={"run": run_id})
+    return JsonResponse(serializers.run(found))
+
+
+@api_view(
+    "GET",
+    scope="usage:read",
+    summary="Usage",
+    description="Runs, successful runs and credits spent per service and per day (UTC), "
+    "newest day first.",
+    response="Usage",
+    parameters=(SINCE,),
+)
+def usage(request: HttpRequest) -> HttpResponse:
+    raw = request.GET.get("since")
+    since = None
+    if raw is not None:
+        try:
+            since = date.fromisoformat(raw) if _DATE.fullmatch(raw) else None
+        except ValueError:
+            since = None
+        if since is None:
+            raise InvalidParameter(
+                "since must be a date written YYYY-MM-DD.", details={"parameter": "since"}
+            )
+    rows = execution.usage(request.user, since=since)
+    return JsonResponse({"data": [serializers.usage_row(row) for row in rows]})
+
+
+@api_view(
+    "GET",
+    scope=None,
+    summary="OpenAPI document",
+    description="This API described in OpenAPI 3.1, with the input schema of every service.",
+    response="OpenAPIDocument",
+)
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(openapi.document(), json_dumps_params={"indent": 2})
+
+
+@api_view(
+    "GET",
+    scope=None,
+    summary="API documentation",
+    description="The OpenAPI document rendered as a page.",
+    media_type="text/html",
+    documented=False,
+)
+def docs(request: HttpRequest) -> HttpResponse:
+    context = openapi.page_context(openapi.document(), request.build_absolute_uri("/"))
+    return render(request, "quickscale/api/docs.html", context)
+
+
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Every other address under the API: a JSON 404 rather than the site's HTML page."""
+    response = to_response(NotFound(f"There is no endpoint {request.path!r}."))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A ``CSRF_FAILURE_VIEW`` that answers API requests in the API's error shape.
+
+    Only a request without an API key gets here: a browser session posting without its CSRF
+    token, or a client that forgot its key. Other paths get Django's own page.
+    """
+    prefixes = settings.QUICKSCALE_APIKEYS_PATH_PREFIXES
+    if not any(request.path_info.startswith(prefix) for prefix in prefixes):
+        return django_csrf_failure(request, reason)
+    response = to_response(
+        CSRFFailed(
+            "Send an API key ('Authorization: Bearer <key>'); a browser session also needs "
+            "its CSRF token.",
+            details={"reason": reason},
+        )
+    )
+    response["Cache-Control"] = "no-store"
+    return response
