@@ -14,13 +14,13 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from quickscale.apikeys import keys
 from quickscale.apikeys.models import APIKey
 from quickscale.apikeys.scopes import SCOPES
-from quickscale.core.errors import QuickScaleError
+from quickscale.core.commands import SubcommandCommand
 from quickscale.core.users import USER_HELP, find_user
 
 KEY_HELP = "The key: its key id, or the masked key as `apikeys list` shows it."
@@ -69,7 +69,7 @@ def when(value: datetime | None) -> str:
     return "-" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z}"
 
 
-class Command(BaseCommand):
+class Command(SubcommandCommand):
     help = "Create, list, roll and revoke API keys."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -130,24 +130,9 @@ class Command(BaseCommand):
         revoke.add_argument("key", help=KEY_HELP)
         revoke.add_argument("--reason", default="", help="Why, recorded on the key.")
 
-        for command in (create, listing, roll, revoke):
-            # Also accepted after the subcommand (``apikeys create ... -v 0``), where argparse
-            # would otherwise refuse the main parser's option.
-            command.add_argument(
-                "-v",
-                "--verbosity",
-                type=int,
-                choices=[0, 1, 2, 3],
-                default=argparse.SUPPRESS,
-                help="0 prints only the new token (create, roll).",
-            )
-
-    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
-        handler = getattr(self, f"handle_{subcommand}")
-        try:
-            handler(**options)
-        except QuickScaleError as error:
-            raise CommandError(error.message) from None
+        self.accept_verbosity(
+            [create, listing, roll, revoke], help="0 prints only the new token (create, roll)."
+        )
 
     def handle_create(
         self,

@@ -15,9 +15,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
+from quickscale.core.commands import SubcommandCommand
 from quickscale.core.errors import QuickScaleError
 from quickscale.core.progress import Progress
 from quickscale.core.users import USER_HELP, find_user
@@ -48,7 +49,7 @@ def amount_argument(text: str) -> Decimal:
         raise CommandError(error.message) from None
 
 
-class Command(BaseCommand):
+class Command(SubcommandCommand):
     help = "Grant, deduct, show, verify and expire credits."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -88,24 +89,7 @@ class Command(BaseCommand):
 
         expire = commands.add_parser("expire", help="Expire due grants and release expired holds.")
 
-        for command in (grant, deduct, show, verify, expire):
-            # Also accepted after the subcommand (``credits expire -v 0``), where argparse
-            # would otherwise refuse the main parser's option.
-            command.add_argument(
-                "-v",
-                "--verbosity",
-                type=int,
-                choices=[0, 1, 2, 3],
-                default=argparse.SUPPRESS,
-                help="0 hides progress.",
-            )
-
-    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
-        handler = getattr(self, f"handle_{subcommand}")
-        try:
-            handler(**options)
-        except QuickScaleError as error:
-            raise CommandError(error.message) from None
+        self.accept_verbosity([grant, deduct, show, verify, expire], help="0 hides progress.")
 
     def handle_grant(
         self,

@@ -12,9 +12,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
+from quickscale.core.commands import SubcommandCommand
 from quickscale.core.errors import QuickScaleError
 from quickscale.core.users import USER_HELP, find_user
 from quickscale.credits import ledger
@@ -47,7 +48,7 @@ def yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
-class Command(BaseCommand):
+class Command(SubcommandCommand):
     help = "List and sync the service catalog, and run a service for a user."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -71,14 +72,8 @@ class Command(BaseCommand):
             "--idempotency-key", help="Running again with the same key returns the first run."
         )
 
-    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
-        handler = getattr(self, f"handle_{subcommand}")
-        try:
-            handler(**options)
-        except InvalidInput as error:
-            raise CommandError(_input_errors(error)) from None
-        except QuickScaleError as error:
-            raise CommandError(error.message) from None
+    def describe(self, error: QuickScaleError) -> str:
+        return _input_errors(error) if isinstance(error, InvalidInput) else error.message
 
     def handle_list(self, **options: Any) -> None:
         entries = Service.objects.in_bulk(field_name="slug")
