@@ -65,10 +65,17 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks in ``benchmarks/`` (PostgreSQL); results belong in docs/performance.md."""
+    """The benchmarks in ``benchmarks/`` (PostgreSQL); results belong in docs/performance.md.
+
+    gunicorn and redis-py serve the API benchmark; they are not dependencies of the project.
+    """
     session.run(
         "uv",
         "run",
+        "--with",
+        "gunicorn>=22,<24",
+        "--with",
+        "redis>=5,<7",
         "python",
         "-m",
         "benchmarks",

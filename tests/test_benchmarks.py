@@ -28,6 +28,41 @@ def test_ledger_benchmark_quick_run() -> None:
     assert "balance read ratio big/small" in result.stdout, output
 
 
+@pytest.mark.postgres
+def test_api_benchmark_quick_run() -> None:
+    # Without gunicorn in the environment the benchmark serves with its fallback server.
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "api", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "server: " in result.stdout, output
+    assert "API ratio ours/baseline at 1 client(s):" in result.stdout, output
+    assert "API ratio ours/baseline at 4 client(s):" in result.stdout, output
+
+
+@pytest.mark.postgres
+def test_api_benchmark_diagnosis() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "api", "--quick", "--diagnose"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Where a request's time goes" in result.stdout, output
+    assert "UPDATE quickscale_credits_creditaccount" in result.stdout, output
+    assert "CPU time per request by step" in result.stdout, output
+
+
 def test_unknown_benchmark_is_refused() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "no-such-benchmark"],

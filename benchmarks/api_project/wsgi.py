@@ -1,0 +1,11 @@
+"""The WSGI application the benchmark's server runs."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.api_project.settings")
+
+application = get_wsgi_application()
