@@ -1,8 +1,8 @@
 """A worker process for the concurrency tests: threads hammering one owner's credits.
 
 ``python -m tests.credits.concurrent_worker <debit|hold> <owner id> <threads> <attempts>
-<start at (epoch seconds)>`` prints ``{"succeeded": n, "refused": m}``. Each thread uses its own
-database connection, as Django gives every thread one.
+<start at (epoch seconds)>`` prints ``{"succeeded": n, "refused": m, "errors": [...]}``.
+Each thread uses its own database connection, as Django gives every thread one.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def main() -> None:
     operation, owner, threads, attempts, start_at = sys.argv[1:6]
     call = {"debit": ledger.debit, "hold": ledger.hold}[operation]
     counts = {"succeeded": 0, "refused": 0}
+    errors: list[str] = []
     lock = threading.Lock()
 
     def work() -> None:
@@ -40,6 +41,9 @@ def main() -> None:
                     outcome = "succeeded"
                 with lock:
                     counts[outcome] += 1
+        except Exception as error:  # reported to the test, which fails on it
+            with lock:
+                errors.append(repr(error))
         finally:
             connection.close()
 
@@ -48,7 +52,7 @@ def main() -> None:
         worker.start()
     for worker in workers:
         worker.join()
-    print(json.dumps(counts))
+    print(json.dumps({**counts, "errors": errors}))
 
 
 if __name__ == "__main__":

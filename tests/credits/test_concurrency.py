@@ -66,11 +66,15 @@ def hammer(operation: str, owner_id: int) -> dict[str, int]:
         for threads in per_process
     ]
     totals = {"succeeded": 0, "refused": 0}
+    errors: list[str] = []
     for process in processes:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-        for outcome, count in json.loads(out).items():
+        report = json.loads(out)
+        errors += report.pop("errors")
+        for outcome, count in report.items():
             totals[outcome] += count
+    assert errors == [], errors
     return totals
 
 
