@@ -11,80 +11,59 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.postgres
-def test_ledger_benchmark_quick_run() -> None:
+def benchmark(*arguments: str) -> tuple[int, str, str]:
+    """Run ``python -m benchmarks <arguments>``; its exit code, its output and all it printed."""
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "ledger", "--quick"],
+        [sys.executable, "-m", "benchmarks", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "debit ratio ours/baseline at 1 worker(s):" in result.stdout, output
-    assert "debit ratio ours/baseline at 4 worker(s):" in result.stdout, output
-    assert "balance read ratio big/small" in result.stdout, output
+    return result.returncode, result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.postgres
+def test_ledger_benchmark_quick_run() -> None:
+    status, out, everything = benchmark("ledger", "--quick")
+
+    assert status == 0, everything
+    assert "debit ratio ours/baseline at 1 worker(s):" in out, everything
+    assert "debit ratio ours/baseline at 4 worker(s):" in out, everything
+    assert "balance read ratio big/small" in out, everything
 
 
 @pytest.mark.postgres
 def test_api_benchmark_quick_run() -> None:
     # Without gunicorn in the environment the benchmark serves with its fallback server.
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "api", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "server: " in result.stdout, output
-    assert "API ratio ours/baseline at 1 client(s):" in result.stdout, output
-    assert "API ratio ours/baseline at 4 client(s):" in result.stdout, output
+    status, out, everything = benchmark("api", "--quick")
+
+    assert status == 0, everything
+    assert "server: " in out, everything
+    assert "API ratio ours/baseline at 1 client(s):" in out, everything
+    assert "API ratio ours/baseline at 4 client(s):" in out, everything
 
 
 @pytest.mark.postgres
 def test_api_benchmark_diagnosis() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "api", "--quick", "--diagnose"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "Where a request's time goes" in result.stdout, output
-    assert "UPDATE quickscale_credits_creditaccount" in result.stdout, output
-    assert "CPU time per request by step" in result.stdout, output
+    status, out, everything = benchmark("api", "--quick", "--diagnose")
+
+    assert status == 0, everything
+    assert "Where a request's time goes" in out, everything
+    assert "UPDATE quickscale_credits_creditaccount" in out, everything
+    assert "CPU time per request by step" in out, everything
 
 
 def test_unknown_benchmark_is_refused() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "no-such-benchmark"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "unknown benchmark(s): no-such-benchmark" in result.stdout
+    status, out, _ = benchmark("no-such-benchmark")
+
+    assert status == 2
+    assert "unknown benchmark(s): no-such-benchmark" in out
 
 
 def test_api_key_benchmark_quick_run() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "apikeys", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "verification:" in result.stdout and "target < 50 µs" in result.stdout, output
+    status, out, everything = benchmark("apikeys", "--quick")
+
+    assert status == 0, everything
+    assert "verification:" in out and "target < 50 µs" in out, everything
