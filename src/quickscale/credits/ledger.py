@@ -72,6 +72,7 @@ __all__ = [
     "balance",
     "breakdown",
     "capture",
+    "check_idempotency_key",
     "debit",
     "expire_due",
     "get_account",
@@ -270,7 +271,8 @@ def _digest(operation: str, **payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _check_key(idempotency_key: str | None) -> None:
+def check_idempotency_key(idempotency_key: str | None) -> None:
+    """Refuse a key the database could not store (every write's ``idempotency_key``)."""
     if idempotency_key is not None and (
         not isinstance(idempotency_key, str)
         or not 1 <= len(idempotency_key) <= 255
@@ -590,7 +592,7 @@ def grant(
         )
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
-    _check_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     # The expiry is not part of the payload: callers often compute it ("now + 30 days") and a
     # retry must not turn into a conflict. A replay keeps the first call's expiry.
     digest = _digest("grant", amount=amount, source=source, priority=priority, reference=reference)
@@ -742,7 +744,7 @@ def debit(
     amount = to_amount(amount)
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
-    _check_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     digest = _digest("debit", amount=amount, reference=reference)
 
     fields = {
@@ -804,7 +806,7 @@ def hold(
         )
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
-    _check_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     digest = _digest("hold", amount=amount, reference=reference)
 
     def write() -> CreditHold:
@@ -860,7 +862,7 @@ def _settle(
     actor = _actor(actor)
     reason = _text(reason, "reason")
     metadata = _metadata(metadata)
-    _check_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     owner_id = (
         CreditAccount.objects.filter(pk=reservation.account_id)
         .values_list("owner_id", flat=True)
@@ -984,7 +986,7 @@ def refund(
     requested = None if amount is None else to_amount(amount)
     reason = _text(reason, "reason")
     metadata = _metadata(metadata)
-    _check_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     owner_id = entry.account.owner_id
     digest = _digest("refund", entry=entry.pk, amount=requested)
 
@@ -1038,7 +1040,7 @@ def adjust(
     if not reason.strip():
         raise InvalidArgument("An adjustment needs a reason.", details={"field": "reason"})
     metadata = _metadata(metadata)
-    _check_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     digest = _digest("adjust", amount=change, reference=reference)
 
     def write() -> CreditTransaction:

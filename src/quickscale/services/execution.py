@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from quickscale.credits import ledger
 from quickscale.credits.amounts import quantize, to_amount
-from quickscale.credits.exceptions import IdempotencyConflict, InvalidArgument, InvalidOperation
+from quickscale.credits.exceptions import IdempotencyConflict, InvalidOperation
 from quickscale.credits.models import CreditHold, HoldState
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import (
@@ -177,15 +177,7 @@ def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = No
     ``idempotency_key`` returns the first run; the same key with other input raises
     ``IdempotencyConflict``. Services with ``run_async`` return the run ``queued``.
     """
-    if idempotency_key is not None and (
-        not isinstance(idempotency_key, str)
-        or not 1 <= len(idempotency_key) <= 255
-        or "\x00" in idempotency_key
-    ):
-        raise InvalidArgument(
-            "idempotency_key must be a string of 1 to 255 characters without NUL.",
-            details={"field": "idempotency_key"},
-        )
+    ledger.check_idempotency_key(idempotency_key)
     digest = input_digest(slug, data)
     if idempotency_key is not None:
         # Before anything else: a replay returns the first run even if the service has since
