@@ -745,7 +745,6 @@ def diagnose(port: int, requests: dict[str, Request], options: Options) -> None:
 def time_steps(accounts: Accounts, options: Options) -> None:
     """The steps of an API run called one by one in this process (no HTTP, no profiler), with
     the benchmark's settings and cache: wall and CPU time of each."""
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.http import JsonResponse
 
@@ -753,29 +752,22 @@ def time_steps(accounts: Accounts, options: Options) -> None:
     from quickscale.api import serializers
     from quickscale.apikeys import ratelimit
     from quickscale.apikeys.keys import authenticate
-    from quickscale.credits import ledger
     from quickscale.services.execution import execute, prepare
 
     user = get_user_model().objects.get(pk=accounts.api_owner_id)
     key = authenticate(accounts.token, "127.0.0.1")
     run = execute(user, SLUG, {})
-    failures = settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT
     steps: list[tuple[str, Callable[[], object]]] = [
-        (
-            "failed-authentication limit: ratelimit.check (1 cache get)",
-            lambda: ratelimit.check("auth-failures:127.0.0.1", failures),
-        ),
         (
             "key lookup (1 SELECT) and HMAC: keys.authenticate",
             lambda: authenticate(accounts.token, "127.0.0.1"),
         ),
         (
-            "the key's rate limit: ratelimit.hit (cache add, incr)",
-            lambda: ratelimit.hit(f"key:{key.key_id}", KEY_RATE_LIMIT),
+            "both rate limits: ratelimit.admit (1 cache round trip)",
+            lambda: ratelimit.admit("127.0.0.1", key.key_id, KEY_RATE_LIMIT),
         ),
-        ("the run: services.execute (7 statements, 1 commit)", lambda: execute(user, SLUG, {})),
+        ("the run: services.execute (4 statements, 1 commit)", lambda: execute(user, SLUG, {})),
         ("  of which: execution.prepare (1 SELECT)", lambda: prepare(SLUG, {})),
-        ("the balance for the answer: ledger.balance (1 SELECT)", lambda: ledger.balance(user)),
         ("the answer: serializers.run + JsonResponse", lambda: JsonResponse(serializers.run(run))),
         (
             "baseline: the bare view's SQL (2 statements, 1 commit)",

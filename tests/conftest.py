@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,6 +23,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(
                 pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
             )
+        if item.get_closest_marker("redis") and not REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://..."))
 
 
 @pytest.fixture
@@ -71,3 +74,13 @@ def make_user(db: None) -> Callable[..., Any]:
 @pytest.fixture
 def user(make_user: Callable[..., Any]) -> Any:
     return make_user()
+
+
+@pytest.fixture(autouse=True)
+def _forget_blocked_addresses() -> Iterator[None]:
+    """Each test starts with no address remembered as over its failed-authentication limit."""
+    from quickscale.apikeys import ratelimit
+
+    ratelimit.reset()
+    yield
+    ratelimit.reset()

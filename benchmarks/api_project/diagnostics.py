@@ -1,6 +1,7 @@
 """Where a request's time goes: ``--diagnose`` serves the project with this middleware first.
 
-For every request it counts the SQL statements and the cache calls and times them, times the
+For every request it counts the SQL statements and the cache calls (a rate-limit check is one
+call, whatever it sends) and times them, times the
 commits, and times the whole of Django's work (every middleware, the view); it sends the figures
 back in ``X-Bench-*`` headers, with the statements (and the µs each took) in
 ``X-Bench-Statements``. A request sent with ``X-Bench-Profile: 1`` also runs under ``cProfile``;
@@ -95,6 +96,11 @@ def _install() -> None:
     backend = type(caches["default"])
     for name in ("get", "add", "incr", "set", "get_many", "delete"):
         setattr(backend, name, _timed(getattr(backend, name), _record_cache))
+    # The rate limits talk to Redis through one pipeline, below the cache's methods.
+    from quickscale.apikeys import ratelimit
+
+    for name in ("admit", "fail"):
+        setattr(ratelimit, name, _timed(getattr(ratelimit, name), _record_cache))
 
 
 class DiagnosticsMiddleware:
@@ -189,17 +195,16 @@ def by_package(profile: pstats.Stats) -> str:
 #: The main steps of an API run, by file and function; a step's time includes what it calls.
 STEPS = [
     ("quickscale/apikeys/middleware.py", "__call__", "API key middleware, all of it"),
-    ("quickscale/apikeys/ratelimit.py", "check", "  failed-authentication limit (cache get)"),
     ("quickscale/apikeys/keys.py", "authenticate", "  key lookup (1 SELECT) and HMAC"),
-    ("quickscale/apikeys/ratelimit.py", "hit", "  the key's rate limit (cache add, incr)"),
+    ("quickscale/apikeys/ratelimit.py", "admit", "  both rate limits (1 cache round trip)"),
     ("quickscale/api/decorators.py", "read_json", "JSON body"),
     ("quickscale/api/views.py", "create_run", "the view, all of it"),
     ("quickscale/services/execution.py", "_first_run", "  idempotency look-up (1 SELECT)"),
-    ("quickscale/services/execution.py", "prepare", "  service, catalog row (1 SELECT), input"),
+    ("quickscale/services/execution.py", "prepare", "  service, catalog row and run id (1 SELECT)"),
     ("quickscale/services/execution.py", "_run_inline", "  the inline run, all of it"),
-    ("quickscale/credits/ledger.py", "debit", "    ledger.debit (UPDATE, INSERT, savepoint)"),
-    ("quickscale/services/execution.py", "_finish", "    the run's UPDATE"),
-    ("quickscale/credits/ledger.py", "balance", "  ledger.balance for the answer (1 SELECT)"),
+    ("quickscale/credits/ledger.py", "debit", "    ledger.debit (1 statement)"),
+    ("quickscale/services/execution.py", "_finish", "    the run's INSERT"),
+    ("quickscale/credits/ledger.py", "balance", "  ledger.balance for the answer (replays)"),
     ("quickscale/api/serializers.py", "run", "  the run as JSON"),
 ]
 

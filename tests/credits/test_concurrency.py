@@ -129,8 +129,9 @@ def test_concurrent_settlements_of_the_same_holds_settle_each_once(user: Any) ->
     assert ledger.verify(user) == []
 
 
+@pytest.mark.parametrize("blocker_writes", [False, True], ids=["lock-only", "lock-and-write"])
 def test_a_debit_that_waits_for_the_lock_past_an_expiry_cannot_spend_expired_credits(
-    user: Any,
+    user: Any, blocker_writes: bool
 ) -> None:
     from datetime import timedelta
 
@@ -147,7 +148,11 @@ def test_a_debit_that_waits_for_the_lock_past_an_expiry_cannot_spend_expired_cre
     def hold_the_lock() -> None:
         try:
             with transaction.atomic():
-                CreditAccount.objects.select_for_update().get(owner=user)
+                account = CreditAccount.objects.select_for_update().get(owner=user)
+                if blocker_writes:  # a new row version: PostgreSQL re-checks the waiting UPDATE
+                    CreditAccount.objects.filter(pk=account.pk).update(
+                        updated_at=timezone.now()
+                    )
                 locked.set()
                 time.sleep(2)
         finally:

@@ -142,9 +142,13 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
     key = _idempotency_key(request)
     started = timezone.now()
     result = execution.execute(request.user, slug, body.get("input", {}), idempotency_key=key)
-    current = ledger.balance(request.user)
+    # The balance the charge left, when this call charged; else (a replay, a failed, held or
+    # free run) the balance now.
+    after = result.balance_after
+    if after is None:
+        after = ledger.balance(request.user).balance
     response = JsonResponse(
-        {**serializers.run(result), "balance": serializers.amount(current.balance)},
+        {**serializers.run(result), "balance": serializers.amount(after)},
         status=202 if result.status in (RunStatus.QUEUED, RunStatus.RUNNING) else 201,
     )
     response["Location"] = reverse("quickscale_api:run", args=[result.pk])

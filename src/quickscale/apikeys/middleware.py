@@ -49,21 +49,20 @@ class APIKeyAuthenticationMiddleware:
         if raw is None:
             return self.get_response(request)
         ip = client_ip(request)
-        failures = f"auth-failures:{ip}"
         try:
-            ratelimit.check(failures, settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT)
-            key = authenticate(raw, ip)
-        except RateLimited as error:
-            return error_response(error, headers={"Retry-After": str(error.retry_after)})
-        except AuthenticationFailed as error:
-            ratelimit.hit(failures, 10**9)  # counted, never raises
-            return error_response(error, headers={"WWW-Authenticate": 'Bearer realm="api"'})
-        try:
-            ratelimit.hit(
-                f"key:{key.key_id}", key.rate_limit or settings.QUICKSCALE_APIKEYS_RATE_LIMIT
+            ratelimit.check_address(ip)
+            try:
+                key = authenticate(raw, ip)
+            except AuthenticationFailed:
+                ratelimit.fail(ip)  # raises RateLimited once the address is over its limit
+                raise
+            ratelimit.admit(
+                ip, key.key_id, key.rate_limit or settings.QUICKSCALE_APIKEYS_RATE_LIMIT
             )
         except RateLimited as error:
             return error_response(error, headers={"Retry-After": str(error.retry_after)})
+        except AuthenticationFailed as error:
+            return error_response(error, headers={"WWW-Authenticate": 'Bearer realm="api"'})
         owner = key.owner
 
         async def auser() -> Any:

@@ -1,51 +1,154 @@
 """Fixed-window request counters in Django's cache (Redis in production, local memory in the
-demo), shared by every process that shares the cache."""
+demo), shared by every process that shares the cache.
+
+An authenticated request costs one cache round trip: it counts the request against its key and
+reads the failed authentications of its address together (a pipeline on Django's Redis cache;
+``get_many`` then ``add``/``incr`` on other caches). A failed authentication counts against its
+address; once an address is over its limit, the process remembers it until the window ends, so
+a flood of bad keys from it costs no query at all.
+"""
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 
 from quickscale.apikeys.exceptions import RateLimited
 
 WINDOW = 60
+#: Addresses remembered as over their failure limit, per process, at most.
+MAX_BLOCKED = 10_000
+
+_blocked: dict[str, float] = {}  # cache key of the address's window -> when the window ends
+_blocked_lock = threading.Lock()
 
 
-def _counter(bucket: str) -> tuple[str, float]:
+def _window() -> tuple[int, float]:
     now = time.time()
     start = int(now // WINDOW) * WINDOW
-    return f"quickscale:rate:{bucket}:{start}", start + WINDOW - now
+    return start, start + WINDOW - now
 
 
-def hit(bucket: str, limit: int) -> None:
-    """Count one request against ``bucket``; raise ``RateLimited`` past ``limit`` a minute."""
-    cache = caches[settings.QUICKSCALE_APIKEYS_CACHE]
-    key, left = _counter(bucket)
-    if cache.add(key, 1, timeout=WINDOW + 5):
-        count = 1
+def _name(bucket: str, start: int) -> str:
+    return f"quickscale:rate:{bucket}:{start}"
+
+
+def _cache() -> BaseCache:
+    return caches[settings.QUICKSCALE_APIKEYS_CACHE]
+
+
+def _key_limited(limit: int, left: float) -> RateLimited:
+    return RateLimited(
+        f"Too many requests: the limit is {limit} a minute.", retry_after=max(1, math.ceil(left))
+    )
+
+
+def _address_limited(left: float) -> RateLimited:
+    return RateLimited(
+        "Too many failed authentications from this address.", retry_after=max(1, math.ceil(left))
+    )
+
+
+def check_address(ip: str | None) -> None:
+    """Raise ``RateLimited`` when this process saw ``ip`` go over its failure limit in the
+    current window. Costs no cache call."""
+    start, left = _window()
+    if _name(f"auth-failures:{ip}", start) in _blocked:
+        raise _address_limited(left)
+
+
+def admit(ip: str | None, key_id: str, limit: int) -> None:
+    """Count an authenticated request against its key (``limit`` a minute) and check its
+    address's failed authentications, in one cache round trip; raise ``RateLimited`` past
+    either limit."""
+    cache = _cache()
+    start, left = _window()
+    key_name = _name(f"key:{key_id}", start)
+    address_name = _name(f"auth-failures:{ip}", start)
+    client = _redis(cache)
+    if client is not None:
+        key_name = cache.make_and_validate_key(key_name)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key_name, 0, ex=WINDOW + 5, nx=True)
+        pipe.incr(key_name)
+        pipe.get(cache.make_and_validate_key(address_name))
+        _, count, failures = pipe.execute()
+        failures = int(failures or 0)
     else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's counter expired between add() and incr()
-            cache.add(key, 1, timeout=WINDOW + 5)
-            count = 1
+        failures = int(cache.get(address_name) or 0)
+        count = _increment(cache, key_name)
+    if failures >= settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
+        _remember(address_name, left)
+        raise _address_limited(left)
     if count > limit:
-        raise RateLimited(
-            f"Too many requests: the limit is {limit} a minute.",
-            retry_after=max(1, math.ceil(left)),
-        )
+        raise _key_limited(limit, left)
 
 
-def check(bucket: str, limit: int) -> None:
-    """Raise ``RateLimited`` when ``bucket`` already reached ``limit`` this minute, without
-    counting."""
-    cache = caches[settings.QUICKSCALE_APIKEYS_CACHE]
-    key, left = _counter(bucket)
-    if (cache.get(key) or 0) >= limit:
-        raise RateLimited(
-            "Too many failed authentications from this address.",
-            retry_after=max(1, math.ceil(left)),
-        )
+def fail(ip: str | None) -> None:
+    """Count a failed authentication from ``ip``; raise ``RateLimited`` once the address has
+    more than ``QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT`` this minute."""
+    cache = _cache()
+    start, left = _window()
+    name = _name(f"auth-failures:{ip}", start)
+    client = _redis(cache)
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        stored = cache.make_and_validate_key(name)
+        pipe.set(stored, 0, ex=WINDOW + 5, nx=True)
+        pipe.incr(stored)
+        count = pipe.execute()[1]
+    else:
+        count = _increment(cache, name)
+    if count >= settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
+        _remember(name, left)
+    if count > settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
+        raise _address_limited(left)
+
+
+def reset() -> None:
+    """Forget the addresses this process remembers as over their limit (after clearing the
+    cache, e.g. between tests)."""
+    with _blocked_lock:
+        _blocked.clear()
+
+
+def _remember(name: str, left: float) -> None:
+    now = time.monotonic()
+    with _blocked_lock:
+        if len(_blocked) >= MAX_BLOCKED:
+            for stale in [n for n, until in _blocked.items() if until <= now]:
+                del _blocked[stale]
+            if len(_blocked) >= MAX_BLOCKED:
+                return  # a flood from very many addresses: they cost a query each
+        _blocked[name] = now + left
+    # The window's name changes when it ends, so a remembered name stops matching by itself;
+    # expired entries are dropped when the table fills.
+
+
+def _increment(cache: BaseCache, name: str) -> int:
+    if cache.add(name, 1, timeout=WINDOW + 5):
+        return 1
+    try:
+        return int(cache.incr(name))
+    except ValueError:  # the window's counter expired between add() and incr()
+        cache.add(name, 1, timeout=WINDOW + 5)
+        return 1
+
+
+def _redis(cache: BaseCache) -> Any:
+    """A client of Django's own Redis cache backend, kept on the backend (one per thread), or
+    ``None`` for any other cache."""
+    if not isinstance(cache, RedisCache):
+        return None
+    client = cache.__dict__.get("_quickscale_client")
+    if client is None:
+        client = cache._cache.get_client(None, write=True)
+        cache.__dict__["_quickscale_client"] = client
+    return client

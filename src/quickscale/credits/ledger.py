@@ -19,6 +19,7 @@ would have used are the same, because no grant expired and none was added in bet
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -639,16 +640,15 @@ def _consume(
     return account, allocations, now
 
 
-class _FastPathClosed(Exception):
-    """The account's next expiry passed while the fast debit waited for its lock."""
-
-
 def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> CreditTransaction | None:
     """Debit without touching grants while none is about to expire, or return ``None``.
 
-    On PostgreSQL that is one conditional UPDATE and one INSERT, the statements a bare debit
-    needs; the credits join ``unallocated`` (see the module docstring). The UPDATE may wait for
-    the account lock: if a grant came due meanwhile, ``_FastPathClosed`` rolls it back.
+    The credits join ``unallocated`` (see the module docstring). On PostgreSQL this is ONE
+    statement, the conditional UPDATE of the account and the INSERT of its entry joined in a
+    data-modifying ``WITH``: one round trip, atomic by itself, so it needs neither a
+    transaction nor a savepoint of its own. It may wait for the account's lock; a grant that
+    came due meanwhile makes it change nothing (see ``_fast_debit_sql``), and the exact path
+    runs instead.
     """
     if connection.vendor != "postgresql":
         account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
@@ -665,66 +665,76 @@ def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> Credi
             balance=account.balance, unallocated=account.unallocated, updated_at=now
         )
         return _record(account, TransactionKind.DEBIT, amount=-amount, **fields)
-    accounts = CreditAccount._meta.db_table
-    entries = CreditTransaction._meta.db_table
-    fields_ = CreditAccount._meta.concrete_fields
-    columns = [str(field.column) for field in fields_]
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {accounts} SET balance = balance - %(amount)s, "  # noqa: S608
-            "unallocated = unallocated + %(amount)s, updated_at = %(now)s "
-            "WHERE owner_id = %(owner)s AND balance - held >= %(amount)s "
-            f"AND (next_expiry IS NULL OR next_expiry > %(now)s) RETURNING {', '.join(columns)}",
-            {"amount": amount, "now": timezone.now(), "owner": owner_id},
+            _fast_debit_sql(),
+            {
+                "amount": amount,
+                "now": now,
+                "owner": owner_id,
+                "actor": fields["actor"].pk if fields["actor"] is not None else None,
+                "reason": fields["reason"],
+                "reference": fields["reference"],
+                "metadata": json.dumps(fields["metadata"]),
+                "key": fields["idempotency_key"],
+                "digest": fields["digest"],
+            },
         )
         row = cursor.fetchone()
-        if row is None:
-            return None
-        account = CreditAccount.from_db(connection.alias, [f.attname for f in fields_], row)
-        now = timezone.now()
-        if account.next_expiry is not None and account.next_expiry <= now:
-            raise _FastPathClosed
-        entry = CreditTransaction(
-            account=account,
-            kind=TransactionKind.DEBIT,
-            amount=-amount,
-            held_delta=ZERO,
-            balance_after=account.balance,
-            held_after=account.held,
-            allocations=[],
-            actor=fields["actor"],
-            reason=fields["reason"],
-            reference=fields["reference"],
-            metadata=fields["metadata"],
-            idempotency_key=fields["idempotency_key"],
-            request_digest=fields["digest"],
-            created_at=now,
-        )
-        cursor.execute(
-            f"INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "  # noqa: S608
-            "held_after, allocations, actor_id, reason, reference, metadata, idempotency_key, "
-            "request_digest, created_at) VALUES (%s, %s, %s, 0, %s, %s, '[]', %s, %s, %s, "
-            "%s::jsonb, %s, %s, %s) RETURNING id",
-            [
-                account.id,
-                entry.kind,
-                entry.amount,
-                entry.balance_after,
-                entry.held_after,
-                entry.actor_id,
-                entry.reason,
-                entry.reference,
-                json.dumps(entry.metadata),
-                entry.idempotency_key,
-                entry.request_digest,
-                now,
-            ],
-        )
-        entry.id = cursor.fetchone()[0]
+    if row is None:
+        return None
+    account = CreditAccount.from_db(connection.alias, _ACCOUNT_NAMES, row[1:])
+    entry = CreditTransaction(
+        id=row[0],
+        account=account,
+        kind=TransactionKind.DEBIT,
+        amount=-amount,
+        held_delta=ZERO,
+        balance_after=account.balance,
+        held_after=account.held,
+        allocations=[],
+        actor=fields["actor"],
+        reason=fields["reason"],
+        reference=fields["reference"],
+        metadata=fields["metadata"],
+        idempotency_key=fields["idempotency_key"],
+        request_digest=fields["digest"],
+        created_at=now,
+    )
     entry._state.adding = False
     entry._state.db = connection.alias
     _announce(entry, account)
     return entry
+
+
+_ACCOUNT_NAMES = [field.attname for field in CreditAccount._meta.concrete_fields]
+
+
+@functools.cache
+def _fast_debit_sql() -> str:
+    accounts = CreditAccount._meta.db_table
+    entries = CreditTransaction._meta.db_table
+    columns = ", ".join(f"a.{field.column}" for field in CreditAccount._meta.concrete_fields)
+    # ``l`` takes the account's lock first and yields the row as committed when it got it, so
+    # the expiry condition is checked after any wait, at the time it ended: ``now`` plus the
+    # time the statement has run (the database's clock measures only the duration). Changes
+    # made by whoever held the lock are seen by the UPDATE too (PostgreSQL checks its condition
+    # again against the new row).
+    return (
+        "WITH l AS MATERIALIZED ("  # noqa: S608
+        f"SELECT id, next_expiry FROM {accounts} WHERE owner_id = %(owner)s FOR UPDATE), "
+        f"a AS (UPDATE {accounts} SET balance = balance - %(amount)s, "
+        "unallocated = unallocated + %(amount)s, updated_at = %(now)s FROM l "
+        f"WHERE {accounts}.id = l.id AND balance - held >= %(amount)s AND (l.next_expiry IS NULL "
+        "OR l.next_expiry > %(now)s + (clock_timestamp() - statement_timestamp())) "
+        f"RETURNING {accounts}.*), "
+        f"e AS (INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "
+        "held_after, allocations, actor_id, reason, reference, metadata, idempotency_key, "
+        "request_digest, created_at) SELECT a.id, 'debit', -%(amount)s, 0, a.balance, a.held, "
+        "'[]', %(actor)s, %(reason)s, %(reference)s, %(metadata)s::jsonb, %(key)s, "
+        f"%(digest)s, %(now)s FROM a RETURNING id) SELECT e.id, {columns} FROM a, e"
+    )
 
 
 def debit(
@@ -756,23 +766,27 @@ def debit(
         "digest": digest,
     }
 
-    def write(fast: bool = True) -> CreditTransaction:
-        try:
-            with transaction.atomic():
-                entry = _fast_debit(owner_id, amount, fields) if fast else None
-                if entry is not None:
-                    return entry
-                account, allocations, _ = _consume(owner_id, amount, hold=False)
-                return _record(
-                    account,
-                    TransactionKind.DEBIT,
-                    amount=-amount,
-                    allocations=_spent(allocations),
-                    **fields,
-                )
-        except _FastPathClosed:
-            # A grant came due while the debit waited for the account lock.
-            return write(fast=False)
+    def write() -> CreditTransaction:
+        fast = True
+        if idempotency_key is None and connection.vendor == "postgresql":
+            # One statement, atomic on its own: no transaction or savepoint around it. (With a
+            # key, a replay's failed INSERT must roll back to a savepoint instead.)
+            entry = _fast_debit(owner_id, amount, fields)
+            if entry is not None:
+                return entry
+            fast = False
+        with transaction.atomic():
+            entry = _fast_debit(owner_id, amount, fields) if fast else None
+            if entry is not None:
+                return entry
+            account, allocations, _ = _consume(owner_id, amount, hold=False)
+            return _record(
+                account,
+                TransactionKind.DEBIT,
+                amount=-amount,
+                allocations=_spent(allocations),
+                **fields,
+            )
 
     return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
 

@@ -22,8 +22,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db import IntegrityError, connection, connections, router, transaction
+from django.db.models import Count, Q, Sum, signals
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -55,6 +55,8 @@ class Prepared:
     data: dict[str, Any]
     price: Decimal
     digest: str
+    #: An id reserved for the run (PostgreSQL), so an inline run is written once, whole.
+    run_id: int | None = None
 
 
 def catalog_entry(service: type[BaseService], using: str = "default") -> Service:
@@ -64,6 +66,44 @@ def catalog_entry(service: type[BaseService], using: str = "default") -> Service
         defaults={"name": service.name or service.slug, "description": service.description},
     )
     return entry
+
+
+def _catalog_row(slug: str) -> tuple[Service | None, int | None]:
+    """The catalog row of ``slug`` and, on PostgreSQL, an id for a run of it taken from the
+    runs' sequence, in one query (the statement is built once per connection)."""
+    conn = connections[router.db_for_read(Service)]
+    plan = conn.__dict__.get("_quickscale_catalog_row")
+    if plan is None:
+        plan = conn.__dict__["_quickscale_catalog_row"] = _catalog_plan(conn)
+    sql, names = plan
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    if conn.vendor == "postgresql":
+        return Service.from_db(conn.alias, names, row[1:]), row[0]
+    return Service.from_db(conn.alias, names, row), None
+
+
+def _catalog_plan(conn: Any) -> tuple[str, list[str]]:
+    quote = conn.ops.quote_name
+    fields = Service._meta.concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields)
+    table = quote(Service._meta.db_table)
+    where = f"WHERE {quote(Service._meta.get_field('slug').column)} = %s"
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)",
+                [ServiceRun._meta.db_table, ServiceRun._meta.pk.column],
+            )
+            sequence = cursor.fetchone()[0]
+        literal = "'" + sequence.replace("'", "''").replace("%", "%%") + "'"
+        sql = f"SELECT nextval({literal}), {columns} FROM {table} {where}"  # noqa: S608
+    else:
+        sql = f"SELECT {columns} FROM {table} {where}"  # noqa: S608
+    return sql, [field.attname for field in fields]
 
 
 def sync_catalog(using: str = "default") -> list[Service]:
@@ -127,7 +167,9 @@ def prepare(slug: str, data: Any, digest: str | None = None) -> Prepared:
     """Look the service up, check it may run and validate ``data``; charges nothing."""
     digest = digest or input_digest(slug, data)
     service_class = registry.get(slug)
-    entry = catalog_entry(service_class)
+    entry, run_id = _catalog_row(slug)
+    if entry is None:  # deployed since the last migrate: the row is made on first use
+        entry = catalog_entry(service_class)
     if not entry.enabled:
         raise ServiceDisabled(f"The service {slug!r} is disabled.", details={"service": slug})
     service = service_class()
@@ -136,7 +178,7 @@ def prepare(slug: str, data: Any, digest: str | None = None) -> Prepared:
             f"The service {slug!r} is not configured on this site.", details={"service": slug}
         )
     clean = validate_input(service, data)
-    return Prepared(service, entry, clean, price(service, entry, clean), digest)
+    return Prepared(service, entry, clean, price(service, entry, clean), digest, run_id)
 
 
 def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
@@ -227,6 +269,7 @@ def _run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any
     now = timezone.now()
     with transaction.atomic():
         run = ServiceRun.objects.create(
+            id=prepared.run_id,
             user=user,
             service=prepared.entry,
             status=RunStatus.QUEUED if queued else RunStatus.RUNNING,
@@ -378,6 +421,7 @@ def _finish(
     cost: Decimal,
     output: Any = None,
     error: str = "",
+    insert: bool = False,
 ) -> None:
     run.status = status
     run.cost = cost
@@ -386,9 +430,45 @@ def _finish(
     run.finished_at = timezone.now()
     if started is not None:
         run.duration_ms = int((time.monotonic() - started) * 1000)
+    if insert:
+        _insert(run)
+        return
     run.save(
         update_fields=["status", "cost", "output", "error", "finished_at", "duration_ms", "charge"]
     )
+
+
+def _insert(run: ServiceRun) -> None:
+    """Write a new run whose id is already set, with a statement built once per connection.
+
+    The ORM would compile the same INSERT on every run; values still go through each field's
+    own conversion. With ``pre_save``/``post_save`` receivers for runs, the ORM does it, so
+    they are sent.
+    """
+    if (
+        run.pk is None
+        or signals.pre_save.has_listeners(ServiceRun)
+        or signals.post_save.has_listeners(ServiceRun)
+    ):
+        run.save(force_insert=True)
+        return
+    conn = connections[router.db_for_write(ServiceRun)]
+    plan = conn.__dict__.get("_quickscale_run_insert")
+    if plan is None:
+        quote = conn.ops.quote_name
+        fields = ServiceRun._meta.concrete_fields
+        sql = (
+            f"INSERT INTO {quote(ServiceRun._meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+        plan = conn.__dict__["_quickscale_run_insert"] = (sql, fields)
+    sql, fields = plan
+    values = [field.get_db_prep_save(field.pre_save(run, True), conn) for field in fields]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, values)
+    run._state.adding = False
+    run._state.db = conn.alias
 
 
 class _RunFailed(Exception):
@@ -400,27 +480,34 @@ class _RunFailed(Exception):
 def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
     service = prepared.service
     started = time.monotonic()
+    run = ServiceRun(
+        id=prepared.run_id,
+        user=user,
+        service=prepared.entry,
+        status=RunStatus.RUNNING,
+        mode="inline",
+        reserved=prepared.price,
+        input_digest=prepared.digest,
+        idempotency_key=key,
+        started_at=timezone.now(),
+    )
     try:
         with transaction.atomic():
-            run = ServiceRun.objects.create(
-                user=user,
-                service=prepared.entry,
-                status=RunStatus.RUNNING,
-                mode="inline",
-                reserved=prepared.price,
-                input_digest=prepared.digest,
-                idempotency_key=key,
-                started_at=timezone.now(),
-            )
+            if run.id is None or key is not None:
+                # Written first when no id could be reserved (SQLite), since the debit refers
+                # to it, and when the run has an idempotency key: a concurrent retry then waits
+                # on the key's unique index instead of running the service a second time.
+                run.save(force_insert=True)
             charge = None
             if prepared.price:
+                # No idempotency key of its own: the debit commits or rolls back with the run.
                 charge = ledger.debit(
                     user,
                     prepared.price,
                     reason=f"service {service.slug}",
                     reference=_reference(run),
-                    idempotency_key=_reference(run),
                 )
+                run.balance_after = charge.balance_after
             ctx = RunContext(user=user, run=run, cost=prepared.price)
             try:
                 output = _call_inline(service, ctx, prepared.data, started)
@@ -428,17 +515,26 @@ def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
                 raise _RunFailed(error) from error
             if charge is not None and ctx.charged < prepared.price:
                 # The run said it cost less (ctx.charge): give the difference back at once.
-                ledger.refund(
+                refund = ledger.refund(
                     charge,
                     prepared.price - ctx.charged,
                     reason=f"service {service.slug}: charged less",
                     idempotency_key=f"{_reference(run)}:refund",
                 )
+                run.balance_after = refund.balance_after
             run.charge = charge
-            _finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output)
+            _finish(
+                run,
+                started,
+                RunStatus.SUCCEEDED,
+                cost=ctx.charged,
+                output=output,
+                insert=run._state.adding,
+            )
     except _RunFailed as failure:
         logger.warning("Service %s inline run failed: %s", service.slug, failure.error)
         run = ServiceRun.objects.create(
+            id=prepared.run_id,
             user=user,
             service=prepared.entry,
             status=RunStatus.FAILED,

@@ -6,6 +6,8 @@ a deploy; ``ServiceRun`` records each execution with its charge.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -98,6 +100,10 @@ class ServiceRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    #: Not stored: the owner's balance right after this call charged the run (an inline run
+    #: that charged something), else ``None``.
+    balance_after: Decimal | None = None
 
     class Meta:
         app_label = "quickscale_services"

@@ -1,0 +1,99 @@
+"""Rate limits on each cache: Django's Redis cache (one pipelined round trip per request) and any
+other cache (``get``/``add``/``incr``). The counters are shared by every process using the cache."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.test import Client
+
+from quickscale.apikeys import ratelimit
+from quickscale.apikeys.exceptions import RateLimited
+from quickscale.apikeys.keys import create_key
+
+URL = "/api/host/ping/"
+
+BACKENDS = {
+    "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("REDIS_URL", ""),
+    },
+}
+
+
+@pytest.fixture(params=["locmem", pytest.param("redis", marks=pytest.mark.redis)])
+def rate_cache(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+    """A cache of the given kind with a prefix of its own, set as the rate-limit cache."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "rates": {**BACKENDS[request.param], "KEY_PREFIX": f"qs-test-{uuid.uuid4().hex}"},
+    }
+    settings.QUICKSCALE_APIKEYS_CACHE = "rates"
+    yield request.param
+    if request.param == "locmem":
+        caches["rates"].clear()  # (Redis's would flush the whole database; its keys expire)
+
+
+def test_a_key_is_limited_to_its_requests_a_minute(rate_cache: str) -> None:
+    for _ in range(3):
+        ratelimit.admit("192.0.2.1", "k1", 3)
+
+    with pytest.raises(RateLimited) as raised:
+        ratelimit.admit("192.0.2.1", "k1", 3)
+
+    assert 1 <= raised.value.retry_after <= 60
+    ratelimit.admit("192.0.2.1", "k2", 3)  # another key has its own count
+
+
+def test_the_counter_is_kept_in_the_cache_for_every_process(rate_cache: str) -> None:
+    ratelimit.admit("192.0.2.1", "k1", 10)
+    ratelimit.admit("192.0.2.1", "k1", 10)
+
+    start, _ = ratelimit._window()
+    assert caches["rates"].get(f"quickscale:rate:key:k1:{start}") == 2
+
+
+def test_failed_authentications_block_the_address_past_the_limit(
+    rate_cache: str, settings: Any
+) -> None:
+    settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT = 2
+    ratelimit.fail("192.0.2.7")
+    ratelimit.fail("192.0.2.7")
+
+    with pytest.raises(RateLimited):
+        ratelimit.check_address("192.0.2.7")  # remembered in this process: no cache call
+    with pytest.raises(RateLimited):
+        ratelimit.admit("192.0.2.7", "k1", 100)  # even with a good key
+    ratelimit.admit("192.0.2.8", "k1", 100)  # other addresses are not affected
+
+
+def test_another_process_sees_the_blocked_address_through_the_cache(
+    rate_cache: str, settings: Any
+) -> None:
+    settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT = 2
+    ratelimit.fail("192.0.2.9")
+    ratelimit.fail("192.0.2.9")
+    ratelimit.reset()  # a process that never saw those failures
+
+    ratelimit.check_address("192.0.2.9")  # it does not know yet...
+    with pytest.raises(RateLimited):
+        ratelimit.admit("192.0.2.9", "k1", 100)  # ...but the shared count says no
+    with pytest.raises(RateLimited):
+        ratelimit.fail("192.0.2.9")  # and one more failure is a 429, not a 401
+
+
+def test_a_key_past_its_limit_gets_429_through_the_middleware(
+    rate_cache: str, user: Any
+) -> None:
+    _, token = create_key(user, "limited", scopes=["ping:read"], rate_limit=2)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    statuses = [client.get(URL).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
