@@ -6,7 +6,9 @@
    ledger entry, in one transaction) through the same Django connection stack. Each
    measurement uses a fresh account holding one grant of 10,000,000 credits, runs for a fixed
    time after a warm-up, and ours and the baseline take turns over several rounds; the figures
-   are medians over the rounds. Target: ours / baseline >= 0.7.
+   are medians over the rounds. Target: ours / baseline >= 0.7. For reference, a third mode
+   sends the same two writes as one statement in autocommit (one round trip, as
+   ``ledger.debit`` does on PostgreSQL): ours / that shows what our Python costs.
 2. ``ledger.balance(user)`` for an account with 100 ledger entries and one with 1,000,000,
    timed alternately; the figures are medians. Target: big / small <= 1.5.
 
@@ -42,7 +44,7 @@ DEBIT_TARGET = 0.7  # ours / baseline, at least
 READ_TARGET = 1.5  # big / small, at most
 GRANT = Decimal(10_000_000)
 ONE = Decimal(1)
-MODES = ("ours", "baseline")
+MODES = ("ours", "baseline", "single")
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,36 @@ def baseline_debit(owner_id: int) -> Decimal:
     return balance_after
 
 
+def single_statement_debit(owner_id: int) -> Decimal:
+    """A reference, not the target's baseline: the same two writes as ONE statement (a
+    data-modifying ``WITH``) in autocommit, one round trip; how ``ledger.debit`` writes on
+    PostgreSQL, without its Python."""
+    from django.db import connection
+    from django.utils import timezone
+
+    accounts, entries = tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH a AS (UPDATE {accounts} SET balance = balance - %(one)s, updated_at = %(now)s "
+            "WHERE owner_id = %(owner)s AND balance - held >= %(one)s "
+            "RETURNING id, balance, held), "
+            f"e AS (INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "
+            "held_after, allocations, reason, reference, metadata, request_digest, created_at) "
+            "SELECT id, 'debit', -%(one)s, 0, balance, held, '[]'::jsonb, '', '', '{}'::jsonb, "
+            "'', %(now)s FROM a RETURNING id) SELECT a.balance FROM a, e",
+            {"one": ONE, "now": timezone.now(), "owner": owner_id},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise BenchmarkError("the benchmark account ran out of credits")
+    return row[0]
+
+
 def operation(mode: str, owner_id: int) -> Callable[[], object]:
     if mode == "baseline":
         return lambda: baseline_debit(owner_id)
+    if mode == "single":
+        return lambda: single_statement_debit(owner_id)
     from django.contrib.auth import get_user_model
 
     from quickscale.credits import ledger
@@ -242,15 +271,20 @@ class DebitResult:
     workers: int
     ours: list[float]
     baseline: list[float]
+    single: list[float]
 
     @property
     def ratio(self) -> float:
         """The median of the rounds' ratios (each round's pair ran back to back)."""
         return median([ours / base for ours, base in zip(self.ours, self.baseline, strict=True)])
 
+    @property
+    def single_ratio(self) -> float:
+        return median([ours / base for ours, base in zip(self.ours, self.single, strict=True)])
+
 
 def measure_debits(url: str, options: Options) -> list[DebitResult]:
-    results = {count: DebitResult(count, [], []) for count in options.workers}
+    results = {count: DebitResult(count, [], [], []) for count in options.workers}
     pool = Pool(url, max(options.workers))
     try:
         for number in range(options.rounds):
@@ -376,7 +410,16 @@ def report(debits: list[DebitResult], reads: list[ReadResult], options: Options)
     )
     print(
         table(
-            ["workers", "ledger.debit", "raw SQL baseline", "ours/baseline", "target", "status"],
+            [
+                "workers",
+                "ledger.debit",
+                "raw SQL baseline",
+                "ours/baseline",
+                "target",
+                "status",
+                "one-statement SQL",
+                "ours/one-statement",
+            ],
             [
                 [
                     result.workers,
@@ -385,6 +428,8 @@ def report(debits: list[DebitResult], reads: list[ReadResult], options: Options)
                     f"{result.ratio:.2f}",
                     f">= {DEBIT_TARGET}",
                     verdict(result.ratio, DEBIT_TARGET, at_least=True),
+                    f"{median(result.single):,.0f}",
+                    f"{result.single_ratio:.2f}",
                 ]
                 for result in debits
             ],

@@ -88,9 +88,7 @@ def test_another_process_sees_the_blocked_address_through_the_cache(
         ratelimit.fail("192.0.2.9")  # and one more failure is a 429, not a 401
 
 
-def test_a_key_past_its_limit_gets_429_through_the_middleware(
-    rate_cache: str, user: Any
-) -> None:
+def test_a_key_past_its_limit_gets_429_through_the_middleware(rate_cache: str, user: Any) -> None:
     _, token = create_key(user, "limited", scopes=["ping:read"], rate_limit=2)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 

@@ -150,9 +150,7 @@ def test_a_debit_that_waits_for_the_lock_past_an_expiry_cannot_spend_expired_cre
             with transaction.atomic():
                 account = CreditAccount.objects.select_for_update().get(owner=user)
                 if blocker_writes:  # a new row version: PostgreSQL re-checks the waiting UPDATE
-                    CreditAccount.objects.filter(pk=account.pk).update(
-                        updated_at=timezone.now()
-                    )
+                    CreditAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
                 locked.set()
                 time.sleep(2)
         finally:
