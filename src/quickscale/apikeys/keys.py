@@ -276,10 +276,15 @@ def _lookup(key_id: str) -> APIKey | None:
     return plan.build(row)
 
 
+def _column(model: Any, name: str) -> str:
+    field: Any = model._meta.get_field(name)
+    return str(field.column)
+
+
 class _LookupPlan:
     def __init__(self, conn: Any) -> None:
-        owner_field = APIKey._meta.get_field("owner")
-        user_model = owner_field.related_model
+        owner_field: Any = APIKey._meta.get_field("owner")
+        user_model: Any = owner_field.related_model
         self.owner_field = owner_field
         self.alias = conn.alias
         self.key_fields = list(APIKey._meta.concrete_fields)
@@ -293,7 +298,7 @@ class _LookupPlan:
             f"SELECT {', '.join(columns)} FROM {quote(APIKey._meta.db_table)} k "  # noqa: S608
             f"INNER JOIN {quote(user_model._meta.db_table)} u "
             f"ON u.{quote(user_model._meta.pk.column)} = k.{quote(owner_field.column)} "
-            f"WHERE k.{quote(APIKey._meta.get_field('key_id').column)} = %s"
+            f"WHERE k.{quote(_column(APIKey, 'key_id'))} = %s"
         )
         self.converters = []
         for index, field in enumerate(self.key_fields + self.user_fields):

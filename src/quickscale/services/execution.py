@@ -91,7 +91,8 @@ def _catalog_plan(conn: Any) -> tuple[str, list[str]]:
     fields = Service._meta.concrete_fields
     columns = ", ".join(quote(field.column) for field in fields)
     table = quote(Service._meta.db_table)
-    where = f"WHERE {quote(Service._meta.get_field('slug').column)} = %s"
+    slug_field: Any = Service._meta.get_field("slug")
+    where = f"WHERE {quote(slug_field.column)} = %s"
     if conn.vendor == "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(
@@ -459,7 +460,7 @@ def _insert(run: ServiceRun) -> None:
         fields = ServiceRun._meta.concrete_fields
         sql = (
             f"INSERT INTO {quote(ServiceRun._meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"({', '.join(quote(str(field.column)) for field in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))})"
         )
         plan = conn.__dict__["_quickscale_run_insert"] = (sql, fields)
