@@ -96,7 +96,7 @@ def _install() -> None:
     backend = type(caches["default"])
     for name in ("get", "add", "incr", "set", "get_many", "delete"):
         setattr(backend, name, _timed(getattr(backend, name), _record_cache))
-    # The rate limits talk to Redis through one pipeline, below the cache's methods.
+    # The rate limits talk to Redis with one script call, below the cache's methods.
     from quickscale.apikeys import ratelimit
 
     for name in ("admit", "fail"):

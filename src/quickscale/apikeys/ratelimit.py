@@ -2,7 +2,7 @@
 demo), shared by every process that shares the cache.
 
 An authenticated request costs one cache round trip: it counts the request against its key and
-reads the failed authentications of its address together (a pipeline on Django's Redis cache;
+reads the failed authentications of its address together (one script on Django's Redis cache;
 ``get_many`` then ``add``/``incr`` on other caches). A failed authentication counts against its
 address; once an address is over its limit, the process remembers it until the window ends, so
 a flood of bad keys from it costs no query at all.
@@ -25,6 +25,18 @@ from quickscale.apikeys.exceptions import RateLimited
 WINDOW = 60
 #: Addresses remembered as over their failure limit, per process, at most.
 MAX_BLOCKED = 10_000
+
+#: Count a request in KEYS[1] (created with a lifetime of ARGV[1] seconds) and read KEYS[2]:
+#: one command, so one round trip and one reply to parse.
+ADMIT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
+"""
+#: Count one in KEYS[1].
+COUNT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return redis.call('INCR', KEYS[1])
+"""
 
 _blocked: dict[str, float] = {}  # cache key of the address's window -> when the window ends
 _blocked_lock = threading.Lock()
@@ -74,12 +86,10 @@ def admit(ip: str | None, key_id: str, limit: int) -> None:
     address_name = _name(f"auth-failures:{ip}", start)
     client = _redis(cache)
     if client is not None:
-        key_name = cache.make_and_validate_key(key_name)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(key_name, 0, ex=WINDOW + 5, nx=True)
-        pipe.incr(key_name)
-        pipe.get(cache.make_and_validate_key(address_name))
-        _, count, failures = pipe.execute()
+        count, failures = _script(client, ADMIT)(
+            keys=[cache.make_and_validate_key(key_name), cache.make_and_validate_key(address_name)],
+            args=[WINDOW + 5],
+        )
         failures = int(failures or 0)
     else:
         failures = int(cache.get(address_name) or 0)
@@ -99,11 +109,7 @@ def fail(ip: str | None) -> None:
     name = _name(f"auth-failures:{ip}", start)
     client = _redis(cache)
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        stored = cache.make_and_validate_key(name)
-        pipe.set(stored, 0, ex=WINDOW + 5, nx=True)
-        pipe.incr(stored)
-        count = pipe.execute()[1]
+        count = _script(client, COUNT)(keys=[cache.make_and_validate_key(name)], args=[WINDOW + 5])
     else:
         count = _increment(cache, name)
     if count >= settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
@@ -140,6 +146,15 @@ def _increment(cache: BaseCache, name: str) -> int:
     except ValueError:  # the window's counter expired between add() and incr()
         cache.add(name, 1, timeout=WINDOW + 5)
         return 1
+
+
+def _script(client: Any, source: str) -> Any:
+    """The registered script (sent by its digest; loaded again if the server lost it)."""
+    scripts = client.__dict__.setdefault("_quickscale_scripts", {})
+    script = scripts.get(source)
+    if script is None:
+        script = scripts[source] = client.register_script(source)
+    return script
 
 
 def _redis(cache: BaseCache) -> Any:

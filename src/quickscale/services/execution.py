@@ -463,9 +463,21 @@ def _insert(run: ServiceRun) -> None:
             f"({', '.join(quote(str(field.column)) for field in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))})"
         )
-        plan = conn.__dict__["_quickscale_run_insert"] = (sql, fields)
-    sql, fields = plan
-    values = [field.get_db_prep_save(field.pre_save(run, True), conn) for field in fields]
+        # Fields that set their own value on save (auto_now, auto_now_add).
+        automatic = [
+            field
+            for field in fields
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        ]
+        plan = conn.__dict__["_quickscale_run_insert"] = (sql, fields, automatic)
+    sql, fields, automatic = plan
+    for field in automatic:
+        field.pre_save(run, True)
+    values = [getattr(run, field.attname) for field in fields]
+    values = [
+        None if value is None else field.get_db_prep_save(value, conn)
+        for field, value in zip(fields, values, strict=True)
+    ]
     with conn.cursor() as cursor:
         cursor.execute(sql, values)
     run._state.adding = False
