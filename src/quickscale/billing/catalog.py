@@ -119,12 +119,15 @@ def store_product(data: Data) -> Product:
 
 
 def store_price(data: Data) -> Price:
-    """Write a Stripe price (with its product, fetched unless expanded) into the mirror."""
+    """Write a Stripe price (with its product, fetched unless expanded) into the mirror,
+    inside the caller's transaction, which holds the price's lock."""
     product_value = data.get("product")
     product_data = product_value if isinstance(product_value, dict) else None
     product_id = ref(product_value)
     if product_id is None:
         raise UnknownStripeObject(f"Stripe price {data.get('id')} has no product.")
+    # Prices of one product may be stored at the same moment: one writes the product at a time.
+    locks.lock(product_id)
     if product_data is None:
         product_data = fetch_product(product_id)
     product = (

@@ -63,9 +63,9 @@ class Product(models.Model):
 
 class PriceKind(models.TextChoices):
     #: A one-off price: a credit pack.
-    PACK = "pack", _("credit pack")
+    PACK = "pack", _("Credit pack")
     #: A recurring price: a subscription plan granting credits each period.
-    PLAN = "plan", _("subscription plan")
+    PLAN = "plan", _("Subscription plan")
 
 
 class PriceQuerySet(models.QuerySet["Price"]):
@@ -233,14 +233,14 @@ class Subscription(models.Model):
 
 
 class PaymentKind(models.TextChoices):
-    PACK = "pack", _("credit pack")
-    SUBSCRIPTION = "subscription", _("subscription period")
+    PACK = "pack", _("Credit pack")
+    SUBSCRIPTION = "subscription", _("Subscription period")
 
 
 class PaymentStatus(models.TextChoices):
     PAID = "paid"
     FAILED = "failed"
-    PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
     REFUNDED = "refunded"
 
 
@@ -346,7 +346,7 @@ class Payment(models.Model):
 class RefundStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
-    REQUIRES_ACTION = "requires_action", _("requires action")
+    REQUIRES_ACTION = "requires_action", _("Requires action")
     FAILED = "failed"
     CANCELED = "canceled"
 
@@ -444,10 +444,10 @@ class WebhookEvent(models.Model):
 
 
 class RejectReason(models.TextChoices):
-    MISSING_SIGNATURE = "missing_signature", _("missing signature")
-    BAD_SIGNATURE = "bad_signature", _("bad signature")
-    EXPIRED_TIMESTAMP = "expired_timestamp", _("expired timestamp")
-    MALFORMED = "malformed", _("malformed body")
+    MISSING_SIGNATURE = "missing_signature", _("Missing signature")
+    BAD_SIGNATURE = "bad_signature", _("Bad signature")
+    EXPIRED_TIMESTAMP = "expired_timestamp", _("Expired timestamp")
+    MALFORMED = "malformed", _("Malformed body")
 
 
 class RejectedDelivery(models.Model):
