@@ -85,6 +85,8 @@ class FakeStripe(stripe.HTTPClient):
         self.clock = int(time.time())
         #: Paths answering 500 (to test what a Stripe failure does).
         self.failing: set[str] = set()
+        #: Seconds each request takes, as over a network (other threads run meanwhile).
+        self.latency = 0.0
 
     # -- the HTTP client interface ------------------------------------------------------------
 
@@ -102,6 +104,8 @@ class FakeStripe(stripe.HTTPClient):
         if post_data:
             params.update(decode(parse_qsl(post_data, keep_blank_values=True)))
         path = parts.path.removeprefix("/v1/")
+        if self.latency:
+            time.sleep(self.latency)
         with self.lock:
             self.requests.append((method.upper(), path, params))
             if path in self.failing:
