@@ -181,16 +181,24 @@ class FakeStripe(stripe.HTTPClient):
             items = items[ids.index(after) + 1 :] if after in ids else []
         expand = params.get("expand")
         page = [self._expand(self._public(item), expand) for item in items[:limit]]
-        return {"object": "list", "url": f"/v1/{path}", "has_more": len(items) > limit, "data": page}
+        return {
+            "object": "list",
+            "url": f"/v1/{path}",
+            "has_more": len(items) > limit,
+            "data": page,
+        }
 
     def _filter(self, path: str, params: Data) -> list[Data]:
         items = list(self.store[path].values())
 
         def keep(item: Data) -> bool:
             created = params.get("created")
-            if isinstance(created, dict) and "gte" in created:
-                if item.get("created", 0) < int(created["gte"]):
-                    return False
+            if (
+                isinstance(created, dict)
+                and "gte" in created
+                and item.get("created", 0) < int(created["gte"])
+            ):
+                return False
             if path == "prices" and "active" in params:
                 return bool(item["active"]) == truthy(params["active"])
             if path == "subscriptions":
@@ -370,7 +378,10 @@ class FakeStripe(stripe.HTTPClient):
                 "customer": customer["id"],
             },
         )
-        metadata = {"quickscale_price": price["id"], "quickscale_credits": price["metadata"]["credits"]}
+        metadata = {
+            "quickscale_price": price["id"],
+            "quickscale_credits": price["metadata"]["credits"],
+        }
         if user is not None:
             metadata["quickscale_user_id"] = str(user.pk)
         session = self.add(
@@ -389,7 +400,12 @@ class FakeStripe(stripe.HTTPClient):
                 "subscription": None,
                 "url": None,
                 "_line_items": [
-                    {"id": f"li_{next(self.numbers)}", "object": "item", "price": price, "quantity": 1}
+                    {
+                        "id": f"li_{next(self.numbers)}",
+                        "object": "item",
+                        "price": price,
+                        "quantity": 1,
+                    }
                 ],
                 "_charge": charge["id"],
             },
@@ -487,7 +503,10 @@ class FakeStripe(stripe.HTTPClient):
                             },
                             "pricing": {
                                 "type": "price_details",
-                                "price_details": {"price": price["id"], "product": price["product"]},
+                                "price_details": {
+                                    "price": price["id"],
+                                    "product": price["product"],
+                                },
                             },
                         }
                     ],
@@ -528,7 +547,9 @@ class FakeStripe(stripe.HTTPClient):
         invoice["_charge"] = charge["id"]
         return charge
 
-    def refund(self, charge_id: str, amount: int | None = None, *, status: str = "succeeded") -> Data:
+    def refund(
+        self, charge_id: str, amount: int | None = None, *, status: str = "succeeded"
+    ) -> Data:
         charge = self.store["charges"][charge_id]
         value = amount if amount is not None else charge["amount"] - charge["amount_refunded"]
         refund = self.add(
@@ -562,7 +583,9 @@ class FakeStripe(stripe.HTTPClient):
             },
         )
 
-    def calls(self, method: str | None = None, path: str | None = None) -> list[tuple[str, str, Data]]:
+    def calls(
+        self, method: str | None = None, path: str | None = None
+    ) -> list[tuple[str, str, Data]]:
         return [
             call
             for call in self.requests

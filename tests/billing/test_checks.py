@@ -26,8 +26,13 @@ def test_a_complete_configuration_passes() -> None:
 
 
 def test_a_restricted_key_is_a_secret_key() -> None:
-    assert ids(QUICKSCALE_BILLING_STRIPE_SECRET_KEY="rk_live_123",
-               QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="pk_live_123") == []
+    assert (
+        ids(
+            QUICKSCALE_BILLING_STRIPE_SECRET_KEY="rk_live_123",
+            QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="pk_live_123",
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +58,9 @@ def test_a_wrong_value_is_an_error_naming_the_setting(
 
 
 def test_the_error_never_shows_the_secret() -> None:
-    with override_settings(**{**CONFIGURED, "QUICKSCALE_BILLING_STRIPE_SECRET_KEY": "whsec_abcdef"}):
+    with override_settings(
+        **{**CONFIGURED, "QUICKSCALE_BILLING_STRIPE_SECRET_KEY": "whsec_abcdef"}
+    ):
         [message] = check_settings()
 
     assert "abcdef" not in message.msg
@@ -67,8 +74,11 @@ def test_live_and_test_keys_mixed_is_a_warning() -> None:
 
 
 def test_unconfigured_billing_passes() -> None:
-    assert ids(
-        QUICKSCALE_BILLING_STRIPE_SECRET_KEY="",
-        QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="",
-        QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET="",
-    ) == []
+    assert (
+        ids(
+            QUICKSCALE_BILLING_STRIPE_SECRET_KEY="",
+            QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="",
+            QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET="",
+        )
+        == []
+    )

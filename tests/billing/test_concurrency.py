@@ -18,6 +18,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from quickscale.billing.handlers import HANDLED_TYPES
 from quickscale.billing.models import (
     EventStatus,
     Payment,
@@ -27,7 +28,6 @@ from quickscale.billing.models import (
     Subscription,
     WebhookEvent,
 )
-from quickscale.billing.handlers import HANDLED_TYPES
 from quickscale.credits import ledger
 from quickscale.credits.models import CreditTransaction
 from tests.billing.conftest import deliver

@@ -419,8 +419,14 @@ def test_a_refund_of_a_charge_that_paid_for_nothing_of_ours_is_ignored(
     intent = fake.add("payment_intents", {"object": "payment_intent"})
     charge = fake.add(
         "charges",
-        {"object": "charge", "amount": 500, "amount_refunded": 0, "currency": "usd",
-         "payment_intent": intent["id"], "refunded": False},
+        {
+            "object": "charge",
+            "amount": 500,
+            "amount_refunded": 0,
+            "currency": "usd",
+            "payment_intent": intent["id"],
+            "refunded": False,
+        },
     )
 
     deliver(client, refund_event(fake, charge["id"]))

@@ -95,7 +95,9 @@ def test_a_subscription_stripe_no_longer_has_is_applied_from_the_event(
 def test_a_subscription_of_a_stranger_fails_and_is_kept_for_replay(
     client: Client, fake: FakeStripe, shop: Shop
 ) -> None:
-    stranger = fake.add("customers", {"object": "customer", "email": "x@example.com", "metadata": {}})
+    stranger = fake.add(
+        "customers", {"object": "customer", "email": "x@example.com", "metadata": {}}
+    )
     subscription = fake.subscription(stranger, shop.basic)
 
     deliver(client, fake.event("customer.subscription.created", subscription))
@@ -110,9 +112,7 @@ def test_a_subscription_of_a_stranger_fails_and_is_kept_for_replay(
 
 
 @pytest.fixture
-def on_basic(
-    client: Client, fake: FakeStripe, shop: Shop, user: Any
-) -> dict[str, Any]:
+def on_basic(client: Client, fake: FakeStripe, shop: Shop, user: Any) -> dict[str, Any]:
     subscription = fake.subscription(fake.customer(user), shop.basic)
     deliver(client, fake.event("customer.subscription.created", subscription))
     return subscription
@@ -165,9 +165,7 @@ def test_a_pack_is_not_a_plan_to_change_to(
         checkout.change_plan(user, shop.pack["id"])
 
 
-def test_without_a_plan_there_is_nothing_to_change(
-    fake: FakeStripe, shop: Shop, user: Any
-) -> None:
+def test_without_a_plan_there_is_nothing_to_change(fake: FakeStripe, shop: Shop, user: Any) -> None:
     with pytest.raises(SubscriptionConflict):
         checkout.change_plan(user, shop.pro["id"])
 

@@ -43,7 +43,9 @@ def buy(client: Client, price_id: str) -> Any:
 # -- pricing ----------------------------------------------------------------------------------
 
 
-def test_pricing_lists_plans_and_packs_on_sale(client: Client, fake: FakeStripe, shop: Shop) -> None:
+def test_pricing_lists_plans_and_packs_on_sale(
+    client: Client, fake: FakeStripe, shop: Shop
+) -> None:
     response = client.get(PRICING)
 
     assert response.status_code == 200
@@ -86,7 +88,9 @@ def test_buying_a_pack_sends_the_buyer_to_stripe_checkout(
         "quickscale_price": shop.pack["id"],
         "quickscale_credits": "100.00",
     }
-    assert params["success_url"].endswith("/billing/checkout/success/?session_id={CHECKOUT_SESSION_ID}")
+    assert params["success_url"].endswith(
+        "/billing/checkout/success/?session_id={CHECKOUT_SESSION_ID}"
+    )
     assert ledger.balance(user).balance == 0
 
 
@@ -229,7 +233,7 @@ def test_my_billing_lists_my_payments_and_refunds_only(
     assert [p.checkout_session_id for p in response.context["payments"]] == [mine["id"]]
     assert len(response.context["refunds"]) == 1
     body = response.content.decode()
-    assert "Partially refunded" in body and "4.00 USD" in body and "40.00" in body
+    assert "Partially Refunded" in body and "4.00 USD" in body and "40.00" in body
 
 
 def test_the_portal_opens_for_a_customer(
@@ -277,12 +281,22 @@ def seed_catalog() -> None:
     """What the example project seeds while billing is off: a pack and a plan."""
     product = Product.objects.create(stripe_id="prod_demo", name="Demo credits")
     Price.objects.create(
-        stripe_id="price_demo_pack", product=product, kind="pack", currency="usd",
-        unit_amount=500, credits=50,
+        stripe_id="price_demo_pack",
+        product=product,
+        kind="pack",
+        currency="usd",
+        unit_amount=500,
+        credits=50,
     )
     Price.objects.create(
-        stripe_id="price_demo_plan", product=product, kind="plan", currency="usd",
-        unit_amount=1500, interval="month", interval_count=1, credits=300,
+        stripe_id="price_demo_plan",
+        product=product,
+        kind="plan",
+        currency="usd",
+        unit_amount=1500,
+        interval="month",
+        interval_count=1,
+        credits=300,
     )
 
 

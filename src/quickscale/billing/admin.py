@@ -59,7 +59,9 @@ else:
 def can_change(request: HttpRequest, model_admin: Any) -> bool:
     """Actions need the model's change permission (the pages themselves are read-only)."""
     opts = model_admin.opts
-    return bool(request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}"))
+    return bool(
+        request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+    )
 
 
 def billing_off(model_admin: Any, request: HttpRequest) -> bool:

@@ -19,8 +19,8 @@ from django.db import transaction
 from quickscale.billing import locks
 from quickscale.billing.client import get_client
 from quickscale.billing.exceptions import UnknownStripeObject
-from quickscale.billing.objects import Data, as_data, is_missing, ref
 from quickscale.billing.models import Price, PriceKind, Product
+from quickscale.billing.objects import Data, as_data, is_missing, ref
 from quickscale.billing.signals import billing_event
 from quickscale.core.errors import QuickScaleError
 from quickscale.credits.amounts import display, parse_amount

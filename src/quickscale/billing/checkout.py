@@ -27,7 +27,6 @@ from quickscale.billing.customers import USER_KEY, customer_of, get_or_create_cu
 from quickscale.billing.exceptions import (
     BillingError,
     PriceUnavailable,
-    StripeUnavailable,
     SubscriptionConflict,
 )
 from quickscale.billing.models import (
@@ -42,6 +41,17 @@ from quickscale.billing.objects import as_data, ref, unavailable
 from quickscale.billing.payments import CREDITS_KEY, PAID_CHECKOUT, PRICE_KEY
 from quickscale.billing.subscriptions import fetch_subscription, plan_item, sync_subscription
 from quickscale.credits.amounts import display
+
+__all__ = [
+    "CheckoutStatus",
+    "change_plan",
+    "checkout_status",
+    "is_upgrade",
+    "live_subscription",
+    "portal_url",
+    "set_cancel_at_period_end",
+    "start_checkout",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -228,9 +238,11 @@ def checkout_status(user: Any, session_id: str) -> CheckoutStatus | None:
     Nothing is granted or recorded here."""
     import stripe
 
-    payment = Payment.objects.select_related("price__product").filter(
-        checkout_session_id=session_id
-    ).first()
+    payment = (
+        Payment.objects.select_related("price__product")
+        .filter(checkout_session_id=session_id)
+        .first()
+    )
     if payment is not None:
         if payment.user_id != user.pk:
             return None
@@ -258,15 +270,3 @@ def checkout_status(user: Any, session_id: str) -> CheckoutStatus | None:
         return CheckoutStatus(state, session_id, subscription=subscription, price=price)
     state = "processing" if session.get("payment_status") in PAID_CHECKOUT else "pending"
     return CheckoutStatus(state, session_id, price=price)
-
-
-__all__ = [
-    "CheckoutStatus",
-    "StripeUnavailable",
-    "change_plan",
-    "checkout_status",
-    "live_subscription",
-    "portal_url",
-    "set_cancel_at_period_end",
-    "start_checkout",
-]

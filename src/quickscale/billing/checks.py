@@ -91,7 +91,7 @@ def check_settings(
         messages.append(
             checks.Error(
                 "Billing is configured but the stripe package is not installed.",
-                hint='Install django-quickscale with its extra: pip install "django-quickscale[stripe]".',
+                hint='Install the extra: pip install "django-quickscale[stripe]".',
                 id="quickscale_billing.E007",
             )
         )

@@ -8,7 +8,7 @@ placed through that metadata, and refused when it has none.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -20,6 +20,9 @@ from quickscale.billing.exceptions import UnknownStripeObject
 from quickscale.billing.models import Customer
 from quickscale.billing.objects import as_data
 from quickscale.billing.signals import billing_event
+
+if TYPE_CHECKING:
+    from stripe.params import CustomerCreateParams
 
 #: Metadata key naming the user, on customers, checkout sessions and subscriptions we create.
 USER_KEY = "quickscale_user_id"
@@ -51,7 +54,7 @@ def get_or_create_customer(user: Any) -> Customer:
     if existing is not None:
         return existing
     email = getattr(user, user.get_email_field_name(), "") or ""
-    params: dict[str, Any] = {"metadata": {USER_KEY: str(user.pk)}}
+    params: CustomerCreateParams = {"metadata": {USER_KEY: str(user.pk)}}
     if email:
         params["email"] = email
     created = as_data(

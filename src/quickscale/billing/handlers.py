@@ -113,10 +113,8 @@ def process(event_id: int, *, force: bool = False) -> WebhookEvent:
                     outcome = handler(event, event.data_object)
         # Every error is kept: stored on the event and logged with its traceback; the event
         # stays failed until a replay succeeds. Stripe was answered when the event was stored.
-        except Exception as error:  # noqa: BLE001
-            logger.exception(
-                "Processing Stripe event %s (%s) failed", event.stripe_id, event.type
-            )
+        except Exception as error:
+            logger.exception("Processing Stripe event %s (%s) failed", event.stripe_id, event.type)
             event.status = EventStatus.FAILED
             event.error = f"{type(error).__name__}: {error}"
             event.processed_at = None

@@ -63,9 +63,9 @@ class Product(models.Model):
 
 class PriceKind(models.TextChoices):
     #: A one-off price: a credit pack.
-    PACK = "pack", _("Credit pack")
+    PACK = "pack"
     #: A recurring price: a subscription plan granting credits each period.
-    PLAN = "plan", _("Subscription plan")
+    PLAN = "plan"
 
 
 class PriceQuerySet(models.QuerySet["Price"]):
@@ -146,7 +146,7 @@ class Price(models.Model):
 
 #: Currencies Stripe counts in whole units (no cents).
 ZERO_DECIMAL_CURRENCIES = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
 )
 
 
@@ -193,9 +193,7 @@ class Subscription(models.Model):
     """
 
     stripe_id = models.CharField(_("Stripe id"), max_length=255, unique=True)
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="subscriptions"
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -233,14 +231,14 @@ class Subscription(models.Model):
 
 
 class PaymentKind(models.TextChoices):
-    PACK = "pack", _("Credit pack")
-    SUBSCRIPTION = "subscription", _("Subscription period")
+    PACK = "pack"
+    SUBSCRIPTION = "subscription"
 
 
 class PaymentStatus(models.TextChoices):
     PAID = "paid"
     FAILED = "failed"
-    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
 
 
@@ -271,10 +269,8 @@ class Payment(models.Model):
         Subscription, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
     # NULL, not "", for "none": the unique constraints apply to ids only.
-    checkout_session_id = models.CharField(  # noqa: DJ001
-        max_length=255, null=True, blank=True, unique=True
-    )
-    invoice_id = models.CharField(max_length=255, null=True, blank=True, unique=True)  # noqa: DJ001
+    checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    invoice_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     #: In the currency's smallest unit, as Stripe counts.
@@ -346,7 +342,7 @@ class Payment(models.Model):
 class RefundStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
-    REQUIRES_ACTION = "requires_action", _("Requires action")
+    REQUIRES_ACTION = "requires_action"
     FAILED = "failed"
     CANCELED = "canceled"
 
@@ -444,10 +440,10 @@ class WebhookEvent(models.Model):
 
 
 class RejectReason(models.TextChoices):
-    MISSING_SIGNATURE = "missing_signature", _("Missing signature")
-    BAD_SIGNATURE = "bad_signature", _("Bad signature")
-    EXPIRED_TIMESTAMP = "expired_timestamp", _("Expired timestamp")
-    MALFORMED = "malformed", _("Malformed body")
+    MISSING_SIGNATURE = "missing_signature"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED_TIMESTAMP = "expired_timestamp"
+    MALFORMED = "malformed"
 
 
 class RejectedDelivery(models.Model):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -247,6 +246,11 @@ def plan_line(invoice: Data) -> Data | None:
     return None
 
 
+def _line_price(line: Data | None) -> Price | None:
+    price_id = ref(dig(line, "pricing.price_details.price"))
+    return ensure_price(price_id) if price_id else None
+
+
 def record_invoice(invoice: Data) -> Outcome:
     """Record a paid subscription invoice and grant the plan's credits for its period, expiring
     at the period's end (once per invoice)."""
@@ -265,7 +269,7 @@ def record_invoice(invoice: Data) -> Outcome:
         if subscription is None:
             raise UnknownStripeObject(f"Stripe has no subscription {subscription_id}.")
         line = plan_line(invoice)
-        price = ensure_price(ref(dig(line, "pricing.price_details.price"))) if line else None
+        price = _line_price(line)
         quantity = (line or {}).get("quantity") or 1
         period_start = moment(dig(line, "period.start"))
         period_end = moment(dig(line, "period.end"))
@@ -308,9 +312,7 @@ def record_invoice(invoice: Data) -> Outcome:
             )
             payment.save(update_fields=["grant_entry", "updated_at"])
         _announce("billing.payment.succeeded", payment, subscription=subscription_id)
-        return Outcome(
-            True, note or f"payment {payment.pk}: {display(credits)} credits granted"
-        )
+        return Outcome(True, note or f"payment {payment.pk}: {display(credits)} credits granted")
 
 
 def record_invoice_failure(invoice: Data) -> Outcome:
@@ -329,7 +331,7 @@ def record_invoice_failure(invoice: Data) -> Outcome:
         if subscription is None:
             raise UnknownStripeObject(f"Stripe has no subscription {subscription_id}.")
         line = plan_line(invoice)
-        price = ensure_price(ref(dig(line, "pricing.price_details.price"))) if line else None
+        price = _line_price(line)
         attempts = invoice.get("attempt_count") or 1
         payment = Payment.objects.create(
             user=subscription.user,
@@ -466,7 +468,7 @@ def _take_back(payment: Payment, refund: Data) -> Refund:
         share = quantize(payment.credits * refunded / payment.amount) - credited_before
     taken = shortfall = ZERO
     entry = None
-    if share > 0 and payment.grant_entry_id is not None:
+    if share > 0 and payment.grant_entry is not None:
         result = ledger.revoke(
             payment.grant_entry,
             share,
@@ -512,7 +514,3 @@ def _take_back(payment: Payment, refund: Data) -> Refund:
         },
     )
     return created
-
-
-def when(value: datetime | None) -> str:
-    return "-" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M}"

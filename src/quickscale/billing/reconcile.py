@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -104,13 +105,13 @@ def catalog_differences(since: datetime) -> list[tuple[Difference, Callable[[], 
             if not differs:
                 continue
             problem = "differs: " + ", ".join(differs)
-        found.append((Difference("price", data["id"], problem), lambda d=data: _store_price(d)))
+        found.append((Difference("price", data["id"], problem), partial(_store_price, data)))
     for stripe_id, price in local.items():
         if price.active and stripe_id not in seen:
             found.append(
                 (
                     Difference("price", stripe_id, "active here, not on sale at Stripe"),
-                    lambda s=stripe_id: catalog.refresh_price(s),
+                    partial(catalog.refresh_price, stripe_id),
                 )
             )
     return found
@@ -126,16 +127,15 @@ def subscription_differences(since: datetime) -> list[tuple[Difference, Callable
     customers = set(Customer.objects.values_list("stripe_id", flat=True))
     local = {sub.stripe_id: sub for sub in Subscription.objects.select_related("price")}
     found: list[tuple[Difference, Callable[[], object]]] = []
-    for data in _listed(
-        get_client().v1.subscriptions.list(params={"status": "all", "limit": 100})
-    ):
+    for data in _listed(get_client().v1.subscriptions.list(params={"status": "all", "limit": 100})):
         if not _ours(data, customers):
             continue
         ours = local.get(data["id"])
         if ours is None:
-            if data.get("status") in ("canceled", "incomplete_expired") and (
-                moment(data.get("ended_at")) or timezone.now()
-            ) < since:
+            if (
+                data.get("status") in ("canceled", "incomplete_expired")
+                and (moment(data.get("ended_at")) or timezone.now()) < since
+            ):
                 continue  # long over: nothing to repair
             problem = f"{data.get('status')} at Stripe, missing here"
         else:
@@ -163,7 +163,7 @@ def subscription_differences(since: datetime) -> list[tuple[Difference, Callable
         found.append(
             (
                 Difference("subscription", data["id"], problem),
-                lambda d=data: sync_subscription(d["id"]),
+                partial(sync_subscription, data["id"]),
             )
         )
     return found
@@ -172,7 +172,7 @@ def subscription_differences(since: datetime) -> list[tuple[Difference, Callable
 def payment_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
     client = get_client()
     customers = set(Customer.objects.values_list("stripe_id", flat=True))
-    created = {"gte": int(since.timestamp())}
+    created: Any = {"gte": int(since.timestamp())}
     found: list[tuple[Difference, Callable[[], object]]] = []
     for session in _listed(
         client.v1.checkout.sessions.list(
@@ -188,7 +188,7 @@ def payment_differences(since: datetime) -> list[tuple[Difference, Callable[[], 
         found.append(
             (
                 Difference("payment", session["id"], "paid at Stripe, not recorded or credited"),
-                lambda s=session: payments.record_checkout(s),
+                partial(payments.record_checkout, session),
             )
         )
     subscriptions = set(Subscription.objects.values_list("stripe_id", flat=True))
@@ -205,7 +205,7 @@ def payment_differences(since: datetime) -> list[tuple[Difference, Callable[[], 
         found.append(
             (
                 Difference("payment", invoice["id"], "paid at Stripe, not recorded or credited"),
-                lambda i=invoice: payments.record_invoice(i),
+                partial(payments.record_invoice, invoice),
             )
         )
     return found
@@ -216,13 +216,11 @@ def _recorded_paid(**lookup: str) -> bool:
 
 
 def refund_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
-    created = {"gte": int(since.timestamp())}
+    created: Any = {"gte": int(since.timestamp())}
     recorded = set(Refund.objects.values_list("stripe_id", flat=True))
     found: list[tuple[Difference, Callable[[], object]]] = []
     charges: set[str] = set()
-    for refund in _listed(
-        get_client().v1.refunds.list(params={"created": created, "limit": 100})
-    ):
+    for refund in _listed(get_client().v1.refunds.list(params={"created": created, "limit": 100})):
         charge_id = ref(refund.get("charge"))
         if (
             refund["id"] in recorded
@@ -241,7 +239,7 @@ def refund_differences(since: datetime) -> list[tuple[Difference, Callable[[], o
         found.append(
             (
                 Difference("refund", refund["id"], f"of charge {charge_id}, not recorded"),
-                lambda c=charge_id: payments.record_refunds(c),
+                partial(payments.record_refunds, charge_id),
             )
         )
     return found
@@ -284,7 +282,7 @@ def event_differences(since: datetime) -> list[tuple[Difference, Callable[[], ob
                 stripe_id,
                 f"{event_type} {status}" + (f": {error[:120]}" if error else ""),
             ),
-            lambda pk=pk: _process(pk),
+            partial(_process, pk),
         )
         for pk, stripe_id, event_type, status, error in events
     ]
@@ -334,7 +332,7 @@ def _repair(difference: Difference, fix: Callable[[], object]) -> None:
     try:
         fix()
     # A repair that fails is reported with its error and the others still run.
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         logger.exception("Repairing %s %s failed", difference.kind, difference.stripe_id)
         difference.repaired = False
         difference.error = f"{type(error).__name__}: {error}"
@@ -347,4 +345,3 @@ def summary(differences: Iterable[Difference]) -> dict[str, int]:
     for difference in differences:
         counts[difference.kind] = counts.get(difference.kind, 0) + 1
     return counts
-

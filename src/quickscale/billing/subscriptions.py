@@ -163,7 +163,7 @@ def _announce(subscription: Subscription, action: str, changes: dict[str, Any]) 
         metadata={
             "subscription": subscription.stripe_id,
             "status": subscription.status,
-            "price": subscription.price.stripe_id if subscription.price_id else None,
+            "price": subscription.price.stripe_id if subscription.price is not None else None,
             "changes": changes,
         },
     )

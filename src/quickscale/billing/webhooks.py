@@ -76,7 +76,9 @@ def verify(body: bytes, header: str | None) -> Delivery:
     import stripe
 
     if not header:
-        raise Rejected("The Stripe-Signature header is missing.", code=RejectReason.MISSING_SIGNATURE)
+        raise Rejected(
+            "The Stripe-Signature header is missing.", code=RejectReason.MISSING_SIGNATURE
+        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -1128,6 +1128,7 @@ def revoke(
     metadata = _metadata(metadata)
     check_idempotency_key(idempotency_key)
     owner_id = entry.account.owner_id
+    grant_id: int = entry.grant_id
     digest = _digest("revoke", entry=entry.pk, amount=requested)
 
     def write() -> CreditTransaction:
@@ -1136,18 +1137,14 @@ def revoke(
             assert account is not None  # a grant's account exists
             # Credits past their expiry are gone already: they are not the ones taken back.
             _expire_account(account, now)
-            left = (
-                CreditGrant.objects.filter(pk=entry.grant_id)
-                .values_list("remaining", flat=True)
-                .get()
-            )
+            left = CreditGrant.objects.filter(pk=grant_id).values_list("remaining", flat=True).get()
             from_grant = min(quantize(left), requested)
             allocations: Allocations = []
             if from_grant:
-                CreditGrant.objects.filter(pk=entry.grant_id).update(
+                CreditGrant.objects.filter(pk=grant_id).update(
                     remaining=quantize(left) - from_grant
                 )
-                allocations.append((entry.grant_id, from_grant))
+                allocations.append((grant_id, from_grant))
             # The grant's credits are part of the available ones, so what else is available
             # is the rest of them.
             others = min(requested - from_grant, account.available - from_grant)

@@ -140,7 +140,9 @@ class Command(SubcommandCommand):
         failed = [d for d in differences if d.repaired is False]
         if failed:
             raise CommandError(f"{len(failed)} of {len(differences)} repair(s) failed.")
-        counts = ", ".join(f"{count} {kind}" for kind, count in reconcile.summary(differences).items())
+        counts = ", ".join(
+            f"{count} {kind}" for kind, count in reconcile.summary(differences).items()
+        )
         if not differences:
             self.stdout.write(
                 self.style.SUCCESS(f"Stripe and our records agree (last {days} days).")
@@ -163,9 +165,7 @@ class Command(SubcommandCommand):
         line = f"{result.stripe_id} ({result.type}): {result.status}"
         if result.status == EventStatus.FAILED:
             raise CommandError(f"{line}: {result.error}")
-        self.stdout.write(
-            self.style.SUCCESS(f"{line}{': ' + result.note if result.note else ''}")
-        )
+        self.stdout.write(self.style.SUCCESS(f"{line}{': ' + result.note if result.note else ''}"))
 
     def _fetch(self, event_id: str) -> WebhookEvent:
         """An event we never stored, as Stripe's API returns it (authenticated by our key)."""
