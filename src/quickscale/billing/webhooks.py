@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from quickscale.billing.client import is_enabled, require_enabled
+from quickscale.billing.client import require_enabled
 from quickscale.billing.exceptions import BillingDisabled
 from quickscale.billing.handlers import FINISHED, HANDLED_TYPES, object_id
 from quickscale.billing.models import EventStatus, RejectedDelivery, RejectReason, WebhookEvent
@@ -214,11 +214,10 @@ def reject(request: HttpRequest, body: bytes, error: Rejected) -> JsonResponse:
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """Stripe's webhook endpoint (``POST``; configure its URL in the Stripe dashboard)."""
-    if not is_enabled():
-        try:
-            require_enabled()
-        except BillingDisabled as error:
-            return error_response(error)
+    try:
+        require_enabled()
+    except BillingDisabled as error:
+        return error_response(error)
     body = request.body
     try:
         delivery = verify(body, request.META.get(SIGNATURE_HEADER))
