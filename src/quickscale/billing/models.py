@@ -404,21 +404,26 @@ class EventStatus(models.TextChoices):
 
 
 class WebhookEvent(models.Model):
-    """A verified Stripe event, stored once per Stripe event id before any processing."""
+    """A verified Stripe event, stored once per Stripe event id before any processing.
 
-    stripe_id = models.CharField(_("Stripe event id"), max_length=255, unique=True)
-    type = models.CharField(max_length=100, db_index=True)
+    Every delivery inserts a row, so the table keeps few indexes: the unique event id (as a
+    constraint, without the pattern index PostgreSQL adds for ``unique=True``), the object id
+    (what staff search), and the time of the events not finished yet (what reconcile reads).
+    """
+
+    stripe_id = models.CharField(_("Stripe event id"), max_length=255)
+    type = models.CharField(max_length=100)
     #: The id of ``data.object`` (a session, an invoice, a subscription...).
-    object_id = models.CharField(max_length=255, blank=True, db_index=True)
+    object_id = models.CharField(max_length=255, blank=True)
     livemode = models.BooleanField(default=False)
     api_version = models.CharField(max_length=50, blank=True)
     payload = models.JSONField()
     #: When Stripe created the event.
     created = models.DateTimeField()
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
-        max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING, db_index=True
+        max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
     #: Why the last attempt failed (the exception), for staff and ``billing replay``.
@@ -429,6 +434,17 @@ class WebhookEvent(models.Model):
     class Meta:
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
+        constraints = [
+            models.UniqueConstraint(fields=["stripe_id"], name="quickscale_billing_event_unique")
+        ]
+        indexes = [
+            models.Index(fields=["object_id"], name="qs_billing_event_object"),
+            models.Index(
+                fields=["received_at"],
+                name="qs_billing_event_unfinished",
+                condition=Q(status__in=["pending", "failed"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.stripe_id} {self.type} ({self.status})"
