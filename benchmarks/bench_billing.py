@@ -45,7 +45,7 @@ SECRET = "whsec_benchmark_not_secret"
 WEBHOOK = "/stripe/webhook/"
 BARE = "/bare/insert/"
 BARE_TABLE = "bench_billing_bare"
-BARE_INSERT = f"INSERT INTO {BARE_TABLE} (received_at, body) VALUES (now(), %s::jsonb)"  # noqa: S608
+BARE_INSERT = f"INSERT INTO {BARE_TABLE} (received_at, body) VALUES (now(), %s::jsonb)"
 
 
 @dataclass(frozen=True)
@@ -377,7 +377,6 @@ def measure(options: Options) -> tuple[list[Result], dict[str, int]]:
 
 def vacuum() -> None:
     from django.db import connection
-
     from django_tasks_db.models import DBTaskResult
 
     from quickscale.billing.models import WebhookEvent
@@ -407,7 +406,7 @@ def check_consistency(answered: dict[str, int]) -> None:
     from quickscale.billing.models import EventStatus, RejectedDelivery, WebhookEvent
 
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {BARE_TABLE}")  # noqa: S608
+        cursor.execute(f"SELECT count(*) FROM {BARE_TABLE}")
         (bare,) = cursor.fetchone()
     events = WebhookEvent.objects.count()
     problems = []
