@@ -173,14 +173,14 @@ class SubscriptionStatus(models.TextChoices):
     PAUSED = "paused"
 
 
-#: Statuses in which the customer has the plan: one such subscription per user at most.
+#: Statuses in which the customer has the plan: one such subscription per user at most. An
+#: ``incomplete`` one (its first payment never went through) does not count.
 LIVE_STATUSES = (
     SubscriptionStatus.TRIALING,
     SubscriptionStatus.ACTIVE,
     SubscriptionStatus.PAST_DUE,
     SubscriptionStatus.UNPAID,
     SubscriptionStatus.PAUSED,
-    SubscriptionStatus.INCOMPLETE,
 )
 
 

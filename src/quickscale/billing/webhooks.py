@@ -8,8 +8,10 @@
 2. An event of a type we do not handle gets 200 and is not stored, as Stripe asks of endpoints
    that receive more event types than they use.
 3. The event is stored with one ``INSERT ... ON CONFLICT DO NOTHING`` on its unique Stripe id,
-   so a repeated delivery is a no-op, and a task is enqueued to process it. The answer is 200 as
-   soon as the event is stored: processing errors are the event's, not the delivery's.
+   so a repeated delivery is a no-op, and a task is enqueued to process it: in the same
+   transaction when the queue is a table of the same database (``django_tasks_db``), else once
+   the event is committed. The answer is 200 as soon as the event is stored: processing errors
+   are the event's, not the delivery's.
 
 When billing is not configured the endpoint answers 503 (Stripe retries for three days) with
 the one JSON error shape, and writes nothing.
@@ -22,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +39,7 @@ from quickscale.billing.exceptions import BillingDisabled
 from quickscale.billing.handlers import FINISHED, HANDLED_TYPES, object_id
 from quickscale.billing.models import EventStatus, RejectedDelivery, RejectReason, WebhookEvent
 from quickscale.billing.objects import moment
-from quickscale.billing.tasks import enqueue_event
+from quickscale.billing.tasks import enqueue_event, queues_in_database
 from quickscale.core.errors import QuickScaleError
 from quickscale.core.http import client_ip, error_response
 
@@ -226,19 +229,26 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
     if delivery.type not in HANDLED_TYPES:
         logger.info("Stripe event %s (%s) is not handled; dropped.", delivery.id, delivery.type)
         return JsonResponse({"received": True, "stored": False})
-    event_id = store(delivery)
-    if event_id is None:
-        # Delivered again: process it if no earlier delivery finished (the task may have been
-        # lost with a crashed process); processing twice changes nothing.
-        stored = (
-            WebhookEvent.objects.filter(stripe_id=delivery.id).values_list("pk", "status").first()
-        )
-        if stored is not None and stored[1] not in FINISHED:
-            event_id = stored[0]
-    if event_id is not None:
-        enqueue(event_id)
+    if queues_in_database():
+        with transaction.atomic():
+            event_id = store_or_find(delivery)
+            if event_id is not None:
+                enqueue_event(event_id)
+    else:
+        event_id = store_or_find(delivery)
+        if event_id is not None:
+            transaction.on_commit(partial(enqueue_event, event_id))
     return JsonResponse({"received": True, "stored": True})
 
 
-def enqueue(event_id: int) -> None:
-    transaction.on_commit(lambda: enqueue_event(event_id))
+def store_or_find(delivery: Delivery) -> int | None:
+    """The id of the event to process: the new row, or, for a repeated delivery, the stored
+    event if no earlier delivery finished it (its task may have been lost with a crashed
+    process; processing twice changes nothing); ``None`` when there is nothing to do."""
+    event_id = store(delivery)
+    if event_id is not None:
+        return event_id
+    stored = WebhookEvent.objects.filter(stripe_id=delivery.id).values_list("pk", "status").first()
+    if stored is not None and stored[1] not in FINISHED:
+        return int(stored[0])
+    return None
