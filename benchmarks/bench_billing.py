@@ -14,7 +14,9 @@ without HTTP parsing, which costs both views the same), from 1 and from 4 thread
 own database connection; the modes take turns over several rounds and the figures are medians.
 Each body is made and signed by the client just before it is sent (a few µs, the same in
 every mode). After the runs the
-stored events, queued tasks and bare rows are counted against the 200s answered.
+stored events, queued tasks and bare rows are counted against the 200s answered. Last, the
+webhook's steps (verify, store, enqueue) are timed one by one in this process, to show where a
+delivery's time goes.
 
 ``python -m benchmarks billing [--seconds S] [--rounds N] [--threads 1,4] [--quick]``
 """
@@ -27,7 +29,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,6 +430,65 @@ def check_consistency(answered: dict[str, int]) -> None:
         raise BenchmarkError(f"the runs left an inconsistent state: {problems}")
 
 
+def time_steps(options: Options) -> list[list[str]]:
+    """The webhook's steps called one by one in this process, without HTTP or Django's request
+    handling: median wall time of each, the bare view's INSERT alongside."""
+    from django.db import connection, transaction
+    from django.test import override_settings
+
+    from quickscale.billing import tasks, webhooks
+
+    calls = 50 if options.quick else 500
+    deliveries = Deliveries("steps")
+    verified = [webhooks.verify(*deliveries.take()) for _ in range(4 * calls)]
+    stored = iter(verified)
+    body = verified[0].body
+
+    def bare() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(BARE_INSERT, [body])
+
+    def atomic_store_and_queue() -> None:
+        with transaction.atomic():
+            event_id = webhooks.store(next(stored))
+            assert event_id is not None
+            tasks.enqueue_event(event_id)
+
+    signed = [deliveries.take() for _ in range(calls)]
+    steps: list[tuple[str, dict[str, Any] | None, Callable[[], object]]] = [
+        (
+            "verify: signature (HMAC-SHA256), JSON, event shape",
+            None,
+            lambda: webhooks.verify(*signed[0]),
+        ),
+        (
+            "store: INSERT ... ON CONFLICT DO NOTHING (autocommit)",
+            None,
+            lambda: webhooks.store(next(stored)),
+        ),
+        ("enqueue: dummy backend", DUMMY_QUEUE.tasks, lambda: tasks.enqueue_event(1)),
+        ("enqueue: django_tasks_db (autocommit)", DB_QUEUE.tasks, lambda: tasks.enqueue_event(1)),
+        (
+            "store + enqueue to django_tasks_db, one transaction",
+            DB_QUEUE.tasks,
+            atomic_store_and_queue,
+        ),
+        ("baseline: the bare view's INSERT (autocommit)", None, bare),
+    ]
+    rows = []
+    for label, tasks_setting, step in steps:
+        with override_settings(**({"TASKS": tasks_setting} if tasks_setting else {})):
+            for _ in range(10):
+                step()
+            timings = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                step()
+                timings.append(time.perf_counter() - started)
+        rows.append([label, f"{median(timings) * 1e6:,.0f}"])
+    return rows
+
+
 # -- the report --------------------------------------------------------------------------------
 
 
@@ -455,7 +516,7 @@ def describe() -> str:
     )
 
 
-def report(results: list[Result], options: Options) -> None:
+def report(results: list[Result], steps: list[list[str]], options: Options) -> None:
     print()
     print(
         f"Deliveries per second (median of {options.rounds} round(s) of {options.seconds:g} s "
@@ -495,6 +556,9 @@ def report(results: list[Result], options: Options) -> None:
         )
     )
     print()
+    print("The webhook's steps called in this process, in µs (median)")
+    print(table(["step", "wall"], steps))
+    print()
     for result in results:
         print(
             f"webhook ratio ours/baseline at {result.threads} thread(s): "
@@ -517,7 +581,8 @@ def main(argv: Sequence[str]) -> int:
             print(f"threads: {', '.join(map(str, options.threads))}", flush=True)
             results, answered = measure(options)
             check_consistency(answered)
-            report(results, options)
+            steps = time_steps(options)
+            report(results, steps, options)
     except BenchmarkError as error:
         print(f"billing benchmark failed: {error}", file=sys.stderr)
         return 1
