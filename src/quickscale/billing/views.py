@@ -126,6 +126,8 @@ def pricing(request: HttpRequest) -> HttpResponse:
         "plans": [offer for offer in offers if offer.price.kind == PriceKind.PLAN],
         "subscription": subscription,
         "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.path})}",
+        # For a host template that adds Stripe.js (pricing tables, Elements).
+        "stripe_publishable_key": settings.QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY,
     }
     return render(request, "quickscale/billing/pricing.html", context)
 
