@@ -121,13 +121,6 @@ class Price(models.Model):
         )
 
     @property
-    def amount(self) -> Decimal | None:
-        """The price in the currency's main unit (``Decimal("9.99")``)."""
-        if self.unit_amount is None:
-            return None
-        return Decimal(self.unit_amount).scaleb(-minor_unit_exponent(self.currency))
-
-    @property
     def credits_display(self) -> str:
         return display(self.credits) if self.credits is not None else "-"
 

@@ -95,10 +95,6 @@ def _announce(action: str, payment: Payment, **extra: Any) -> None:
 # -- checkout sessions (credit packs) ----------------------------------------------------------
 
 
-def fetch_session(stripe_id: str) -> Data:
-    return as_data(get_client().v1.checkout.sessions.retrieve(stripe_id))
-
-
 def record_checkout(session: Data) -> Outcome:
     """Record a completed checkout session: a paid pack grants its credits (once); a
     subscription checkout links the subscription (its invoices grant the credits)."""
