@@ -23,6 +23,7 @@ delivery's time goes.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import itertools
 import json
@@ -68,7 +69,15 @@ DUMMY_QUEUE = Mode(
     "webhook-dummy",
     "webhook, dummy queue",
     WEBHOOK,
-    {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}},
+    {
+        "default": {
+            "BACKEND": (
+                "django.tasks.backends.dummy.DummyBackend"  # Django 6
+                if importlib.util.find_spec("django.tasks")
+                else "django_tasks.backends.dummy.DummyBackend"
+            )
+        }
+    },
 )
 BARE_MODE = Mode("bare", "bare view, one INSERT", BARE)
 MODES = (DB_QUEUE, DUMMY_QUEUE, BARE_MODE)

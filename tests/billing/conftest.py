@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from collections.abc import Iterator
@@ -22,6 +23,16 @@ STRIPE_SETTINGS = {
     "QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
 }
 WEBHOOK_URL = reverse("quickscale_billing:webhook")
+#: A task backend that only keeps what is enqueued: processing deferred, never run.
+DUMMY_TASKS = {
+    "default": {
+        "BACKEND": (
+            "django.tasks.backends.dummy.DummyBackend"  # Django 6
+            if importlib.util.find_spec("django.tasks")
+            else "django_tasks.backends.dummy.DummyBackend"
+        )
+    }
+}
 
 
 @pytest.fixture

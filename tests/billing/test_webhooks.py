@@ -23,7 +23,7 @@ from quickscale.billing.models import (
 )
 from quickscale.credits import ledger
 from quickscale.credits.models import CreditTransaction
-from tests.billing.conftest import WEBHOOK_URL, Shop, deliver, sign
+from tests.billing.conftest import DUMMY_TASKS, WEBHOOK_URL, Shop, deliver, sign
 from tests.billing.fake_stripe import FakeStripe
 
 pytestmark = pytest.mark.django_db
@@ -259,9 +259,7 @@ def test_processing_deferred_to_a_worker_leaves_the_event_pending(
 ) -> None:
     event = paid_checkout_event(fake, shop, user)
 
-    with override_settings(
-        TASKS={"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    ):
+    with override_settings(TASKS=DUMMY_TASKS):
         response = deliver(client, event)
 
     assert response.status_code == 200
