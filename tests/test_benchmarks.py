@@ -55,6 +55,15 @@ def test_api_benchmark_diagnosis() -> None:
     assert "CPU time per request by step" in out, everything
 
 
+@pytest.mark.postgres
+def test_billing_benchmark_quick_run() -> None:
+    status, out, everything = benchmark("billing", "--quick")
+
+    assert status == 0, everything
+    assert "webhook ratio ours/baseline at 1 thread(s):" in out, everything
+    assert "webhook ratio ours/baseline at 4 thread(s):" in out, everything
+
+
 def test_unknown_benchmark_is_refused() -> None:
     status, out, _ = benchmark("no-such-benchmark")
 

@@ -138,6 +138,13 @@ ACCOUNT_UNIQUE_EMAIL = True
 # Development has no mail server to confirm addresses with; production insists on it.
 ACCOUNT_EMAIL_VERIFICATION = "mandatory" if PRODUCTION else "optional"
 
+# Billing through Stripe: on only when all three are set, e.g. from the Stripe dashboard's test
+# mode (the webhook endpoint is /stripe/webhook/). Without them the pricing page lists the demo
+# catalog as unavailable and the other billing pages say billing is not configured.
+QUICKSCALE_BILLING_STRIPE_SECRET_KEY = get_env("STRIPE_SECRET_KEY")
+QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY = get_env("STRIPE_PUBLISHABLE_KEY")
+QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET = get_env("STRIPE_WEBHOOK_SECRET")
+
 # The "LLM completion" demo service: any OpenAI-compatible endpoint, e.g.
 # DEMO_LLM_BASE_URL=https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama). Without a
 # base URL and a model the service is listed as not configured and refuses to run.

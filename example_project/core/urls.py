@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("public.urls")),
     path("users/api-keys/", include("quickscale.apikeys.urls")),
     path("api/", include("quickscale.api.urls")),
+    # Pricing, checkout, "my billing" and the Stripe webhook (/stripe/webhook/).
+    path("stripe/", include("quickscale.billing.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,6 +5,8 @@ Read them through ``django.conf.settings`` at call time; this class only supplie
 
 from __future__ import annotations
 
+from typing import Any
+
 from appconf import AppConf
 from django.conf import settings
 
@@ -12,12 +14,19 @@ __all__ = ["BillingAppConf", "settings"]
 
 
 class BillingAppConf(AppConf):
-    #: Stripe secret API key (``sk_...``). Billing is enabled only when all three keys are set.
+    #: Stripe secret API key (``sk_...``, or a restricted ``rk_...`` key). Billing is enabled
+    #: only when all three keys are set.
     STRIPE_SECRET_KEY = ""
     #: Stripe publishable key (``pk_...``), used by the checkout pages.
     STRIPE_PUBLISHABLE_KEY = ""
     #: Signing secret of the webhook endpoint (``whsec_...``).
     STRIPE_WEBHOOK_SECRET = ""
+    #: Seconds a webhook's signature timestamp may be old before the delivery is refused (a
+    #: replayed request). Stripe's libraries use 300.
+    WEBHOOK_TOLERANCE = 300
+    #: Extra keyword arguments for ``stripe.StripeClient``: ``max_network_retries`` (default
+    #: 2), ``proxy``, ``http_client``, ``stripe_account``...
+    STRIPE_CLIENT_OPTIONS: dict[str, Any] = {}
 
     class Meta:
         prefix = "QUICKSCALE_BILLING"

@@ -69,6 +69,7 @@ __all__ = [
     "GrantBalance",
     "Page",
     "Problem",
+    "Revocation",
     "adjust",
     "balance",
     "breakdown",
@@ -83,6 +84,7 @@ __all__ = [
     "refund",
     "release",
     "release_expired_holds",
+    "revoke",
     "statement",
     "sweep",
     "verify",
@@ -1089,6 +1091,105 @@ def adjust(
             )
 
     return _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What :func:`revoke` took back: ``entry`` records it; ``shortfall`` is what it could not
+    take because the credits were spent (or held, or expired) already."""
+
+    entry: CreditTransaction
+    requested: Decimal
+    taken: Decimal
+    shortfall: Decimal
+
+
+def revoke(
+    entry: CreditTransaction,
+    amount: Decimal | int | None = None,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Revocation:
+    """Take back credits a grant gave (all of them, or ``amount``), e.g. when the payment that
+    bought them is refunded.
+
+    The credits come first from what is left of that grant, then from the owner's other
+    available credits in consumption order, and never more than is available: the balance
+    does not go below zero and held credits are not touched. What could not be taken is the
+    ``shortfall``, returned and kept in the entry's ``metadata["revoke"]``. The change is
+    recorded as an ``adjustment`` entry, of zero credits when nothing could be taken, so a
+    replay with the same ``idempotency_key`` returns the first result.
+    """
+    if not isinstance(entry, CreditTransaction) or entry.pk is None:
+        raise InvalidArgument("entry must be a saved CreditTransaction.")
+    if entry.grant_id is None or entry.amount <= 0:
+        raise InvalidOperation(
+            f"Only entries that made a grant can be revoked, not a {entry.kind}.",
+            details={"transaction": entry.pk},
+        )
+    actor = _actor(actor)
+    requested = entry.amount if amount is None else to_amount(amount)
+    if requested > entry.amount:
+        raise InvalidOperation(
+            f"The grant gave {display(entry.amount)} credits, so {display(requested)} cannot be "
+            "revoked.",
+            details={"transaction": entry.pk, "granted": display(entry.amount)},
+        )
+    reason = _text(reason, "reason")
+    metadata = _metadata(metadata)
+    check_idempotency_key(idempotency_key)
+    owner_id = entry.account.owner_id
+    grant_id: int = entry.grant_id
+    digest = _digest("revoke", entry=entry.pk, amount=requested)
+
+    def write() -> CreditTransaction:
+        with transaction.atomic():
+            account, now = _lock_account(owner_id)
+            assert account is not None  # a grant's account exists
+            # Credits past their expiry are gone already: they are not the ones taken back.
+            _expire_account(account, now)
+            left = CreditGrant.objects.filter(pk=grant_id).values_list("remaining", flat=True).get()
+            from_grant = min(quantize(left), requested)
+            allocations: Allocations = []
+            if from_grant:
+                CreditGrant.objects.filter(pk=grant_id).update(
+                    remaining=quantize(left) - from_grant
+                )
+                allocations.append((grant_id, from_grant))
+            # The grant's credits are part of the available ones, so what else is available
+            # is the rest of them.
+            others = min(requested - from_grant, account.available - from_grant)
+            if others > 0:
+                allocations += _take_from_grants(account, others, now)
+            taken = from_grant + max(others, ZERO)
+            account.balance -= taken
+            _store_account(account, now)
+            return _record(
+                account,
+                TransactionKind.ADJUSTMENT,
+                amount=-taken,
+                allocations=_spent(allocations),
+                actor=actor,
+                reason=reason,
+                reference=entry.reference,
+                metadata={
+                    **metadata,
+                    "revoke": {
+                        "grant_entry": entry.pk,
+                        "requested": display(requested),
+                        "shortfall": display(requested - taken),
+                    },
+                },
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+
+    recorded = _idempotent(owner_id, idempotency_key, digest, write, lambda first: first)
+    taken = quantize(-recorded.amount)
+    return Revocation(recorded, quantize(requested), taken, quantize(requested) - taken)
 
 
 # -- sweeps ------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""The Stripe API client, built from the settings each time it is needed.
+
+Billing is *enabled* only when the secret key, the publishable key and the webhook secret are
+all set; everything else in the app asks :func:`is_enabled` (or calls :func:`require_enabled`)
+first, so a site without them keeps working and says what is missing instead of failing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from quickscale.billing.exceptions import BillingDisabled
+
+if TYPE_CHECKING:
+    import stripe
+
+__all__ = ["REQUIRED_SETTINGS", "get_client", "is_enabled", "missing_settings", "require_enabled"]
+
+REQUIRED_SETTINGS = (
+    "QUICKSCALE_BILLING_STRIPE_SECRET_KEY",
+    "QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY",
+    "QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET",
+)
+#: Retries of a request that failed on the network or with a 409/5xx, made by the SDK with an
+#: idempotency key so a retried POST never acts twice. ``STRIPE_CLIENT_OPTIONS`` may override it.
+DEFAULT_NETWORK_RETRIES = 2
+
+_shared: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def missing_settings() -> list[str]:
+    """The Stripe settings that are not set, in a fixed order."""
+    return [name for name in REQUIRED_SETTINGS if not getattr(settings, name, "")]
+
+
+def is_enabled() -> bool:
+    """Whether billing is configured: all three Stripe settings are set."""
+    return not missing_settings()
+
+
+def require_enabled() -> None:
+    """Raise :class:`BillingDisabled` naming the missing settings unless billing is enabled."""
+    missing = missing_settings()
+    if missing:
+        raise BillingDisabled(
+            "Billing is not configured: "
+            + ", ".join(missing)
+            + (" is" if len(missing) == 1 else " are")
+            + " not set.",
+            details={"missing": missing},
+        )
+
+
+def get_client() -> stripe.StripeClient:
+    """A ``stripe.StripeClient`` for the configured secret key.
+
+    ``QUICKSCALE_BILLING_STRIPE_CLIENT_OPTIONS`` adds keyword arguments (``http_client``,
+    ``max_network_retries``, ``proxy``, ``stripe_account``...). Raises ``BillingDisabled`` when
+    billing is not configured.
+    """
+    require_enabled()
+    import stripe
+
+    options: dict[str, Any] = {
+        "max_network_retries": DEFAULT_NETWORK_RETRIES,
+        **settings.QUICKSCALE_BILLING_STRIPE_CLIENT_OPTIONS,
+    }
+    if "http_client" not in options and "proxy" not in options:
+        options["http_client"] = _default_http_client()
+    return stripe.StripeClient(settings.QUICKSCALE_BILLING_STRIPE_SECRET_KEY, **options)
+
+
+def _default_http_client() -> stripe.HTTPClient:
+    """One HTTP client for the process, so its connections to Stripe are kept alive between
+    clients (it keeps a session per thread)."""
+    import stripe
+
+    with _shared_lock:
+        if "http" not in _shared:
+            _shared["http"] = stripe.new_default_http_client()
+        client: stripe.HTTPClient = _shared["http"]
+        return client

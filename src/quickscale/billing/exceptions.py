@@ -1,0 +1,48 @@
+"""Errors of ``quickscale.billing``, each with a stable ``code``."""
+
+from __future__ import annotations
+
+from quickscale.core.errors import ConfigurationError, QuickScaleError
+
+
+class BillingError(QuickScaleError):
+    """Base class of the billing errors a caller can cause."""
+
+    code = "billing_error"
+
+
+class BillingDisabled(ConfigurationError):
+    """Billing was used while its Stripe settings are incomplete; the message names the missing
+    ones."""
+
+    code = "billing_not_configured"
+
+
+class PriceUnavailable(BillingError):
+    """The price is unknown, archived, or sells no credits."""
+
+    code = "price_unavailable"
+    status = 404
+
+
+class SubscriptionConflict(BillingError):
+    """The operation does not fit the user's subscription (a second plan, no plan to change,
+    the plan already chosen)."""
+
+    code = "subscription_conflict"
+    status = 409
+
+
+class StripeUnavailable(BillingError):
+    """Stripe could not be reached or refused the request; nothing was changed here."""
+
+    code = "stripe_unavailable"
+    status = 502
+
+
+class UnknownStripeObject(BillingError):
+    """A Stripe object refers to a customer or price this site cannot place (e.g. a customer
+    made outside it)."""
+
+    code = "unknown_stripe_object"
+    status = 422

@@ -1,0 +1,84 @@
+"""Billing's system checks: partial configuration, keys of the wrong kind, bad values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from quickscale.billing.checks import check_settings
+
+CONFIGURED = {
+    "QUICKSCALE_BILLING_STRIPE_SECRET_KEY": "sk_test_123",
+    "QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY": "pk_test_123",
+    "QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET": "whsec_123",
+}
+
+
+def ids(**overrides: Any) -> list[str]:
+    with override_settings(**{**CONFIGURED, **overrides}):
+        return [message.id for message in check_settings() if message.id]
+
+
+def test_a_complete_configuration_passes() -> None:
+    assert ids() == []
+
+
+def test_a_restricted_key_is_a_secret_key() -> None:
+    assert (
+        ids(
+            QUICKSCALE_BILLING_STRIPE_SECRET_KEY="rk_live_123",
+            QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="pk_live_123",
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "check_id"),
+    [
+        ("QUICKSCALE_BILLING_STRIPE_SECRET_KEY", "pk_test_123", "quickscale_billing.E002"),
+        ("QUICKSCALE_BILLING_STRIPE_SECRET_KEY", 123, "quickscale_billing.E002"),
+        ("QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY", "sk_test_123", "quickscale_billing.E003"),
+        ("QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET", "sk_test_123", "quickscale_billing.E004"),
+        ("QUICKSCALE_BILLING_WEBHOOK_TOLERANCE", 0, "quickscale_billing.E005"),
+        ("QUICKSCALE_BILLING_WEBHOOK_TOLERANCE", "300", "quickscale_billing.E005"),
+        ("QUICKSCALE_BILLING_STRIPE_CLIENT_OPTIONS", [], "quickscale_billing.E006"),
+    ],
+)
+def test_a_wrong_value_is_an_error_naming_the_setting(
+    setting: str, value: Any, check_id: str
+) -> None:
+    with override_settings(**{**CONFIGURED, setting: value}):
+        messages = check_settings()
+
+    assert [message.id for message in messages] == [check_id]
+    assert setting in messages[0].msg
+
+
+def test_the_error_never_shows_the_secret() -> None:
+    with override_settings(
+        **{**CONFIGURED, "QUICKSCALE_BILLING_STRIPE_SECRET_KEY": "whsec_abcdef"}
+    ):
+        [message] = check_settings()
+
+    assert "abcdef" not in message.msg
+    assert "'whsec'" in message.msg
+
+
+def test_live_and_test_keys_mixed_is_a_warning() -> None:
+    assert ids(QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="pk_live_123") == [
+        "quickscale_billing.W002"
+    ]
+
+
+def test_unconfigured_billing_passes() -> None:
+    assert (
+        ids(
+            QUICKSCALE_BILLING_STRIPE_SECRET_KEY="",
+            QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY="",
+            QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET="",
+        )
+        == []
+    )
