@@ -1,5 +1,7 @@
 """The base of the suite's management commands: subcommands handled by ``handle_<name>``
-methods, and errors with a code shown as a plain message instead of a traceback."""
+methods, errors with a code shown as a plain message instead of a traceback, and a ``system``
+actor in :mod:`quickscale.core.context` (``manage.py <command> <subcommand>``), so what a
+command changes is attributed to it."""
 
 from __future__ import annotations
 
@@ -9,14 +11,23 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from quickscale.core.context import Actor, context, current, new_request_id
 from quickscale.core.errors import QuickScaleError
 
 
 class SubcommandCommand(BaseCommand):
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         handler = getattr(self, f"handle_{subcommand}")
+        name = self.__module__.rpartition(".")[2]
+        # A command called from code that has an actor (a test, a task) keeps it.
+        actor = (
+            {}
+            if current().actor_source
+            else {"actor": Actor.system(f"manage.py {name} {subcommand}")}
+        )
         try:
-            handler(**options)
+            with context(request_id=current().request_id or new_request_id(), **actor):
+                handler(**options)
         except QuickScaleError as error:
             raise CommandError(self.describe(error)) from None
 

@@ -518,6 +518,9 @@ def _record(
 
 
 def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
+    written = signals.ledger_entry_written
+    if written.receivers:
+        written.send(sender=CreditTransaction, entry=entry, account=account)
     signal = signals.BY_KIND.get(entry.kind)
     if signal is None:
         return  # bookkeeping entries change no balance
