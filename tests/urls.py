@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/host/ping/", views.ping),
     path("api/", include("quickscale.api.urls")),
     path("keys/", include("quickscale.apikeys.urls")),
+    path("audit/", include("quickscale.audit.urls")),
 ]

@@ -8,6 +8,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("public.urls")),
     path("users/api-keys/", include("quickscale.apikeys.urls")),
+    path("dashboard/audit/", include("quickscale.audit.urls")),
     path("api/", include("quickscale.api.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -32,7 +32,16 @@ from django.utils import timezone
 
 from quickscale.audit.models import AuditEvent, ChainHead
 
-__all__ = ["GENESIS", "Verification", "digest", "seal", "seal_batch", "unsealed", "verify"]
+__all__ = [
+    "GENESIS",
+    "Verification",
+    "digest",
+    "head",
+    "seal",
+    "seal_batch",
+    "unsealed",
+    "verify",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -110,7 +119,7 @@ def seal_batch(*, batch_size: int | None = None, using: str | None = None) -> in
     using = _database(using)
     size = batch_size or settings.QUICKSCALE_AUDIT_SEAL_BATCH_SIZE
     with transaction.atomic(using=using):
-        head = _locked_head(using)
+        top = _locked_head(using)
         rows = list(
             AuditEvent.objects.using(using)
             .filter(row_hash=None)
@@ -119,7 +128,7 @@ def seal_batch(*, batch_size: int | None = None, using: str | None = None) -> in
         )
         if not rows:
             return 0
-        position, previous = head.position, head.hash or GENESIS
+        position, previous = top.position, top.hash or GENESIS
         updates = []
         for row in rows:
             position += 1
@@ -134,7 +143,7 @@ def seal_batch(*, batch_size: int | None = None, using: str | None = None) -> in
                 "WHERE id = %s AND row_hash IS NULL",
                 updates,
             )
-        ChainHead.objects.using(using).filter(pk=head.pk).update(
+        ChainHead.objects.using(using).filter(pk=top.pk).update(
             position=position, hash=previous, sealed_at=timezone.now()
         )
     return len(rows)
@@ -143,6 +152,12 @@ def seal_batch(*, batch_size: int | None = None, using: str | None = None) -> in
 def _locked_head(using: str) -> ChainHead:
     ChainHead.objects.using(using).get_or_create(pk=1)
     return ChainHead.objects.using(using).select_for_update().get(pk=1)
+
+
+def head(*, using: str | None = None) -> ChainHead:
+    """The end of the sealed chain (position 0 before anything was sealed)."""
+    found = ChainHead.objects.using(_database(using)).filter(pk=1).first()
+    return found or ChainHead(position=0, hash="")
 
 
 def unsealed(*, using: str | None = None) -> int:
@@ -183,7 +198,7 @@ def verify(*, progress: Progress | None = None, using: str | None = None) -> Ver
     """
     using = _database(using)
     events = AuditEvent.objects.using(using)
-    head = ChainHead.objects.using(using).filter(pk=1).first() or ChainHead(position=0, hash="")
+    top = head(using=using)
     total = events.filter(row_hash__isnull=False).count() if progress is not None else 0
     pruned = _prune_anchor(using)
     checked = 0
@@ -196,8 +211,8 @@ def verify(*, progress: Progress | None = None, using: str | None = None) -> Ver
             unsealed=unsealed(using=using),
             first_position=first,
             last_position=last["chain_position"] if last else None,
-            head_position=head.position,
-            head_hash=head.hash,
+            head_position=top.position,
+            head_hash=top.hash,
             broken_id=broken_id,
             problem=problem,
         )
@@ -209,10 +224,10 @@ def verify(*, progress: Progress | None = None, using: str | None = None) -> Ver
             problem = _start_problem(row, pruned)
         else:
             problem = _link_problem(row, last)
-        if not problem and position > head.position:
+        if not problem and position > top.position:
             problem = (
                 f"event {row['id']} (position {position}) is past the chain head "
-                f"(position {head.position}): it was not sealed by the sealing step."
+                f"(position {top.position}): it was not sealed by the sealing step."
             )
         if not problem and digest(row) != row["row_hash"]:
             problem = f"event {row['id']} was changed after it was sealed: its hash does not match."
@@ -225,13 +240,13 @@ def verify(*, progress: Progress | None = None, using: str | None = None) -> Ver
     if progress is not None:
         progress(checked, max(total, checked))
     end = last["chain_position"] if last else (pruned[0] if pruned else 0)
-    if head.position > end:
+    if top.position > end:
         return result(
             None,
-            f"sealed events at positions {end + 1} to {head.position} are missing from the end "
+            f"sealed events at positions {end + 1} to {top.position} are missing from the end "
             "of the chain.",
         )
-    if last is not None and head.position == end and head.hash != last["row_hash"]:
+    if last is not None and top.position == end and top.hash != last["row_hash"]:
         return result(last["id"], f"event {last['id']} does not match the chain head's hash.")
     return result()
 

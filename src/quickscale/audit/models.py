@@ -48,7 +48,9 @@ class AuditEvent(models.Model):
         _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS
     )
     #: Empty when nobody is known (a failed login, a change made outside any context).
-    actor_type = models.CharField(_("actor type"), max_length=16, blank=True)
+    actor_type = models.CharField(
+        _("actor type"), max_length=16, choices=ActorType.choices, blank=True
+    )
     actor_id = models.CharField(_("actor id"), max_length=64, blank=True)
     actor_repr = models.CharField(_("actor"), max_length=255, blank=True)
     #: The public key id of the API key a request was authenticated with.

@@ -221,6 +221,8 @@ def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:
     action = CREDIT_ACTIONS.get(entry.kind)
     if action is None or not captures(action):
         return
+    from quickscale.credits.amounts import display
+
     before = account.balance - entry.amount
     record(
         action,
@@ -229,11 +231,11 @@ def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:
         target=Target(
             account._meta.label_lower, str(account.pk), f"credits of user {account.owner_id}"
         ),
-        changes={"balance": [before, account.balance]},
+        changes={"balance": [display(before), display(account.balance)]},
         metadata={
             "entry": entry.pk,
             "owner": account.owner_id,
-            "amount": entry.amount,
+            "amount": display(entry.amount),
             "reason": entry.reason,
             "reference": entry.reference,
         },

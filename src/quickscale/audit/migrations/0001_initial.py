@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('occurred_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='occurred at')),
                 ('action', models.CharField(max_length=100, verbose_name='action')),
                 ('outcome', models.CharField(choices=[('success', 'success'), ('failure', 'failure')], default='success', max_length=16, verbose_name='outcome')),
-                ('actor_type', models.CharField(blank=True, max_length=16, verbose_name='actor type')),
+                ('actor_type', models.CharField(blank=True, choices=[('user', 'user'), ('api_key', 'API key'), ('system', 'system')], max_length=16, verbose_name='actor type')),
                 ('actor_id', models.CharField(blank=True, max_length=64, verbose_name='actor id')),
                 ('actor_repr', models.CharField(blank=True, max_length=255, verbose_name='actor')),
                 ('api_key_id', models.CharField(blank=True, max_length=64, verbose_name='API key id')),
