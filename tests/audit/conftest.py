@@ -3,7 +3,7 @@ test wrote (the test database starts with events of its own, such as the service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -72,7 +72,7 @@ def raw(sql: str, params: Any = None) -> Any:
 
 
 @pytest.fixture
-def no_events_yet(db: None) -> Iterator[None]:
+def no_events_yet(db: None) -> None:
     """Start from an empty audit log and chain (the database's own events are hidden by
     deleting them the way prune does)."""
     from quickscale.audit.models import ChainHead
@@ -84,4 +84,3 @@ def no_events_yet(db: None) -> Iterator[None]:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT set_config('quickscale.audit_prune', 'off', true)")
     ChainHead.objects.all().delete()
-    yield
