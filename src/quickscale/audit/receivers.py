@@ -254,8 +254,9 @@ def catalog_change(
     actor: Any = None,
     **kwargs: Any,
 ) -> None:
-    """One event per kind of change: created, enabled or disabled, price changed, and any
-    other change (name, description, registration) as updated."""
+    """One event per kind of change: created, enabled or disabled, price changed, registered
+    or unregistered (its code appeared or vanished), and any other change (name, description)
+    as updated."""
     who = actor if actor is not None else CURRENT
     if created:
         _catalog_event("services.catalog.created", who, service, changes)
@@ -267,6 +268,11 @@ def catalog_change(
     if "price_override" in rest:
         price = {"price_override": rest.pop("price_override")}
         _catalog_event("services.catalog.price_changed", who, service, price)
+    if "registered" in rest:
+        action = (
+            "services.catalog.registered" if service.registered else "services.catalog.unregistered"
+        )
+        _catalog_event(action, who, service, {"registered": rest.pop("registered")})
     if rest:
         _catalog_event("services.catalog.updated", who, service, rest)
 
