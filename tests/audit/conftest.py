@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from quickscale.audit.models import AuditEvent
@@ -77,7 +77,7 @@ def no_events_yet(db: None) -> None:
     deleting them the way prune does)."""
     from quickscale.audit.models import ChainHead
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT set_config('quickscale.audit_prune', 'on', true)")
         cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table}")
