@@ -35,8 +35,10 @@ from quickscale.audit.models import AuditEvent
 
 if TYPE_CHECKING:
     AuditEventAdminBase = admin.ModelAdmin[AuditEvent]
+    PaginatorBase = Paginator[Any]
 else:
     AuditEventAdminBase = admin.ModelAdmin
+    PaginatorBase = Paginator
 
 #: Matching events counted exactly; past this the count is PostgreSQL's estimate.
 EXACT_COUNT_LIMIT = 10_000
@@ -44,7 +46,7 @@ EXACT_COUNT_LIMIT = 10_000
 ACTION_FAMILIES = ("admin", "apikey", "audit", "auth", "billing", "credits", "row", "services")
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(PaginatorBase):
     """A paginator that never counts more than ``EXACT_COUNT_LIMIT`` rows on PostgreSQL."""
 
     @cached_property
@@ -223,7 +225,7 @@ def _pretty(document: Any) -> SafeString:
     return format_html('<pre style="margin: 0">{}</pre>', text)
 
 
-@admin.action(description=django_delete_selected.short_description, permissions=["delete"])
+@admin.action(description=_("Delete selected %(verbose_name_plural)s"), permissions=["delete"])
 def delete_selected(
     modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]
 ) -> HttpResponse | None:

@@ -64,7 +64,7 @@ def record(
     target: models.Model | Target | None = None,
     changes: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
-    outcome: str = Outcome.SUCCESS,
+    outcome: str = "success",
     request: Any = None,
     using: str | None = None,
 ) -> AuditEvent | None:

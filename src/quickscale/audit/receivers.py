@@ -15,7 +15,6 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 
 from quickscale.audit.log import CURRENT, Target, captures, record
-from quickscale.audit.models import Outcome
 
 #: Ledger entry kinds recorded, and their actions.
 CREDIT_ACTIONS = {
@@ -121,7 +120,7 @@ def login_failed(sender: Any, credentials: Any = None, request: Any = None, **kw
         "auth.login_failed",
         actor=None,
         target=target,
-        outcome=Outcome.FAILURE,
+        outcome="failure",
         metadata={"username": name, "backend": str(kwargs.get("backend", "") or "")},
         request=request,
     )

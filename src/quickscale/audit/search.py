@@ -111,7 +111,7 @@ class EventFilterForm(forms.Form):
     def errors_text(self) -> str:
         """The form's errors on one line, for a command."""
         return "; ".join(
-            f"{name if name != '__all__' else 'filters'}: {' '.join(messages)}"
+            f"{name if name != '__all__' else 'filters'}: {' '.join(map(str, messages))}"
             for name, messages in self.errors.items()
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import user_passes_test
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -33,7 +33,7 @@ def _may_read(user: Any) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(PERMISSION))
 
 
-def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     return never_cache(require_safe(user_passes_test(_may_read)(view)))
 
 
@@ -74,7 +74,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_only
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> HttpResponseBase:
     """The events the same filters find, as a JSON Lines (``format=jsonl``) or CSV download."""
     form = _filters(request)
     chosen = request.GET.get("format", "jsonl")

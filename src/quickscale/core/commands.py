@@ -19,14 +19,16 @@ class SubcommandCommand(BaseCommand):
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         handler = getattr(self, f"handle_{subcommand}")
         name = self.__module__.rpartition(".")[2]
+        request_id = current().request_id or new_request_id()
         # A command called from code that has an actor (a test, a task) keeps it.
-        actor = (
-            {}
-            if current().actor_source
-            else {"actor": Actor.system(f"manage.py {name} {subcommand}")}
-        )
+        if current().actor_source:
+            scope = context(request_id=request_id)
+        else:
+            scope = context(
+                request_id=request_id, actor=Actor.system(f"manage.py {name} {subcommand}")
+            )
         try:
-            with context(request_id=current().request_id or new_request_id(), **actor):
+            with scope:
                 handler(**options)
         except QuickScaleError as error:
             raise CommandError(self.describe(error)) from None

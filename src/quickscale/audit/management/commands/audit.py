@@ -249,10 +249,10 @@ class Command(SubcommandCommand):
                 else "No table had row-level capture."
             )
         else:
-            tables = triggers.installed()
-            if not tables:
+            captured = triggers.installed()
+            if not captured:
                 self.stdout.write("No table has row-level capture.")
-            for table in sorted(tables):
+            for table in sorted(captured):
                 self.stdout.write(f"{table}: every inserted, updated and deleted row is recorded.")
 
     @contextmanager
