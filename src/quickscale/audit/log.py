@@ -9,14 +9,19 @@ Which actions are recorded is decided by ``QUICKSCALE_AUDIT_CAPTURE`` and
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, router
+from django.db import connections, models, router
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from quickscale.audit.exceptions import InvalidAuditArgument
 from quickscale.audit.models import AuditEvent, Outcome
@@ -27,6 +32,24 @@ __all__ = ["CURRENT", "MASK", "Target", "captures", "mask", "record"]
 #: ``record(actor=CURRENT)``: the actor of the current context (the default).
 CURRENT: Any = object()
 MASK = "********"
+#: The columns ``record`` writes; ``occurred_at`` and the hash columns take their defaults.
+COLUMNS = (
+    "action",
+    "outcome",
+    "actor_type",
+    "actor_id",
+    "actor_repr",
+    "api_key_id",
+    "ip",
+    "user_agent",
+    "request_id",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "changes",
+    "metadata",
+)
+JSON_COLUMNS = frozenset({"changes", "metadata"})
 ACTION_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
 
@@ -92,30 +115,69 @@ def record(
         now = request_context(request)  # no middleware: the request is the context
     who = _actor(actor, now)
     about = _target(target)
-    event = AuditEvent(
-        action=action,
-        outcome=outcome,
-        actor_type=who.type if who else "",
-        actor_id=_text(who.id, 64) if who else "",
-        actor_repr=_text(who.label) if who else "",
-        api_key_id=_text(who.api_key_id, 64) if who else "",
-        ip=now.ip,
-        user_agent=_text(now.user_agent),
-        request_id=_text(now.request_id, 64),
-        target_type=_text(about.type, 100) if about else "",
-        target_id=_text(about.id, 64) if about else "",
-        target_repr=_text(about.repr) if about else "",
-        changes=_document(changes, "changes", pairs=True),
-        metadata=_document(metadata, "metadata"),
-    )
+    values = {
+        "action": action,
+        "outcome": outcome,
+        "actor_type": who.type if who else "",
+        "actor_id": _text(who.id, 64) if who else "",
+        "actor_repr": _text(who.label) if who else "",
+        "api_key_id": _text(who.api_key_id, 64) if who else "",
+        "ip": now.ip,
+        "user_agent": _text(now.user_agent),
+        "request_id": _text(now.request_id, 64),
+        "target_type": _text(about.type, 100) if about else "",
+        "target_id": _text(about.id, 64) if about else "",
+        "target_repr": _text(about.repr) if about else "",
+        "changes": _document(changes, "changes", pairs=True),
+        "metadata": _document(metadata, "metadata"),
+    }
     if using is None:
         using = (
             target._state.db
             if isinstance(target, models.Model) and target._state.db
             else router.db_for_write(AuditEvent)
         )
-    event.save(using=using, force_insert=True)
+    pk, occurred_at = _insert(using, values)
+    stored: dict[str, Any] = {**values, "id": pk, "occurred_at": occurred_at}
+    event = AuditEvent(**stored)
+    event._state.adding = False
+    event._state.db = using
     return event
+
+
+def _insert(using: str, values: dict[str, Any]) -> tuple[int, datetime | None]:
+    """One ``INSERT`` of an event, without the ORM's per-field machinery (this is on the path
+    of every audited write); ``occurred_at`` is the database's default."""
+    connection = connections[using]
+    returning = connection.features.can_return_columns_from_insert
+    sql = _insert_sql(
+        connection.vendor, connection.ops.quote_name(AuditEvent._meta.db_table), returning
+    )
+    params = [
+        json.dumps(values[column]) if column in JSON_COLUMNS else values[column]
+        for column in COLUMNS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if not returning:
+            return int(cursor.lastrowid), None
+        pk, occurred_at = cursor.fetchone()
+    # SQLite returns the UTC time it stored, naive (or as text, without Django's converters).
+    if isinstance(occurred_at, str):
+        occurred_at = parse_datetime(occurred_at)
+    if isinstance(occurred_at, datetime) and settings.USE_TZ and timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at, dt_timezone.utc)
+    return int(pk), occurred_at
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(vendor: str, table: str, returning: bool) -> str:
+    casts = {"ip": "::inet", "changes": "::jsonb", "metadata": "::jsonb"}
+    placeholders = ", ".join(
+        f"%s{casts.get(column, '') if vendor == 'postgresql' else ''}" for column in COLUMNS
+    )
+    sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
+    return sql + " RETURNING id, occurred_at" if returning else sql
 
 
 def _actor(actor: Any, now: Context) -> Actor | None:
