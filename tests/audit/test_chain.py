@@ -390,3 +390,59 @@ def test_writers_do_not_wait_for_a_sealer(no_events_yet: None) -> None:
     finally:
         done.set()
         sealer.join(10)
+
+
+# -- partitions dropped instead of rows --------------------------------------------------------
+
+
+def _drop_partition(before: Any) -> None:
+    """What dropping the partitions before ``before`` does: every older row goes at once."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            raw("SELECT set_config('quickscale.audit_prune', 'on', true)")
+        raw(f"DELETE FROM {TABLE} WHERE occurred_at < %s", [before])
+        if connection.vendor == "postgresql":
+            raw("SELECT set_config('quickscale.audit_prune', 'off', true)")
+
+
+def test_a_recorded_prune_lets_whole_partitions_be_dropped() -> None:
+    old_events(3, days=400)
+    events(2)
+    cutoff = timezone.now() - timedelta(days=365)
+
+    result = retention.prune(cutoff, delete=False)
+    _drop_partition(cutoff)
+
+    assert (result.deleted, result.through_position, result.late) == (0, 3, 0)
+    verification = chain.verify()
+    assert verification.ok, verification.problem
+    assert verification.first_position == 4
+
+
+def test_late_events_in_a_dropped_partition_are_stepped_over() -> None:
+    # An old event sealed after newer ones (its transaction committed late) lives in the old
+    # partition; the recorded prune names it so its gap is known.
+    old_events(2, days=400)
+    chain.seal()
+    events(2)
+    old_events(1, days=400)
+    events(1)
+    cutoff = timezone.now() - timedelta(days=365)
+
+    result = retention.prune(cutoff, delete=False)
+    _drop_partition(cutoff)
+
+    assert (result.through_position, result.late) == (2, 1)
+    verification = chain.verify()
+    assert verification.ok, verification.problem
+
+
+def test_a_partition_dropped_without_a_recorded_prune_is_noticed() -> None:
+    old_events(3, days=400)
+    events(2)
+    chain.seal()
+    cutoff = timezone.now() - timedelta(days=365)
+
+    _drop_partition(cutoff)
+
+    assert "no prune removed the positions before it" in chain.verify().problem

@@ -127,6 +127,17 @@ def test_prune_dry_run_changes_nothing() -> None:
     assert not AuditEvent.objects.filter(action="audit.pruned").exists()
 
 
+def test_prune_record_only_deletes_no_row() -> None:
+    old_events(2, days=400)
+    record("report.downloaded")
+
+    out, _ = audit("prune", "--older-than-days", "365", "--record-only", "-v", "0")
+
+    assert "no row was deleted: drop the partitions that hold them now" in out
+    assert AuditEvent.objects.filter(action="old.thing").count() == 2
+    assert AuditEvent.objects.get(action="audit.pruned").metadata["deleted_rows"] is False
+
+
 def test_prune_with_nothing_old_says_so() -> None:
     record("report.downloaded")
 

@@ -34,6 +34,7 @@ from quickscale.audit.models import AuditEvent, ChainHead
 
 __all__ = [
     "GENESIS",
+    "Pruned",
     "Verification",
     "digest",
     "head",
@@ -187,30 +188,45 @@ class Verification:
         return not self.problem
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What sealed ``audit.pruned`` events say was removed: every position up to ``through``
+    (whose hash was ``through_hash``), and single events sealed later than newer ones whose
+    partition was dropped (``late``: position -> (previous hash, hash))."""
+
+    through: int = 0
+    through_hash: str = GENESIS
+    late: dict[int, tuple[str, str]] | None = None
+
+
 def verify(*, progress: Progress | None = None, using: str | None = None) -> Verification:
     """Check every sealed event in chain order: its hash matches its content, its position
     follows the previous one, and its previous hash is the previous event's hash.
 
-    The chain may start after position 1 only where a sealed ``audit.pruned`` event says the
-    positions before were pruned; the first event after a complete prune must link to the hash
-    that event recorded. The chain head must be the last event, so sealed events deleted from
-    the end are noticed too.
+    Positions may be missing only where a sealed ``audit.pruned`` event says they were pruned:
+    the chain then starts after the prune's last position and links to the hash it recorded.
+    The chain head must be the last event, so sealed events deleted from the end are noticed.
     """
     using = _database(using)
     events = AuditEvent.objects.using(using)
     top = head(using=using)
     total = events.filter(row_hash__isnull=False).count() if progress is not None else 0
-    pruned = _prune_anchor(using)
+    pruned = _pruned(using)
     checked = 0
     first: int | None = None
-    last: dict[str, Any] | None = None
+    # The chain's start as the first event must see it: the genesis, or the prune's anchor.
+    last: dict[str, Any] = {
+        "id": None,
+        "chain_position": pruned.through,
+        "row_hash": pruned.through_hash,
+    }
 
     def result(broken_id: int | None = None, problem: str = "") -> Verification:
         return Verification(
             checked=checked,
             unsealed=unsealed(using=using),
             first_position=first,
-            last_position=last["chain_position"] if last else None,
+            last_position=last["chain_position"] if checked else None,
             head_position=top.position,
             head_hash=top.hash,
             broken_id=broken_id,
@@ -219,11 +235,14 @@ def verify(*, progress: Progress | None = None, using: str | None = None) -> Ver
 
     for row in _sealed_rows(using):
         position = row["chain_position"]
-        if last is None:
+        if first is None:
             first = position
-            problem = _start_problem(row, pruned)
+        if first == position and position <= pruned.through:
+            # A prune that stopped part of the way: the events before this one were pruned
+            # with authority, so its link to them cannot be checked and is not needed.
+            problem = ""
         else:
-            problem = _link_problem(row, last)
+            problem = _link_problem(row, last, pruned)
         if not problem and position > top.position:
             problem = (
                 f"event {row['id']} (position {position}) is past the chain head "
@@ -239,14 +258,14 @@ def verify(*, progress: Progress | None = None, using: str | None = None) -> Ver
             progress(checked, max(total, checked))
     if progress is not None:
         progress(checked, max(total, checked))
-    end = last["chain_position"] if last else (pruned[0] if pruned else 0)
+    end, end_hash = _skip_late(last["chain_position"], last["row_hash"], pruned, top.position)
     if top.position > end:
         return result(
             None,
             f"sealed events at positions {end + 1} to {top.position} are missing from the end "
             "of the chain.",
         )
-    if last is not None and top.position == end and top.hash != last["row_hash"]:
+    if top.position == end and top.hash != end_hash and top.position > 0:
         return result(last["id"], f"event {last['id']} does not match the chain head's hash.")
     return result()
 
@@ -267,51 +286,59 @@ def _sealed_rows(using: str) -> Iterator[dict[str, Any]]:
         after = rows[-1]["chain_position"]
 
 
-def _prune_anchor(using: str) -> tuple[int, str] | None:
-    """``(position, hash)`` of the last event removed by the latest sealed prune."""
-    event = (
+def _pruned(using: str) -> Pruned:
+    """Everything sealed ``audit.pruned`` events say was removed: the latest prune's anchor,
+    and the late events of every prune."""
+    anchor: tuple[int, str] | None = None
+    late: dict[int, tuple[str, str]] = {}
+    records = (
         AuditEvent.objects.using(using)
         .filter(action="audit.pruned", row_hash__isnull=False)
-        .order_by("-chain_position")
+        .order_by("chain_position")
         .values_list("metadata", flat=True)
-        .first()
     )
-    if not isinstance(event, dict):
-        return None
-    position, value = event.get("through_position"), event.get("through_hash")
-    if isinstance(position, int) and isinstance(value, str):
-        return position, value
-    return None
+    for metadata in records:
+        if not isinstance(metadata, dict):
+            continue
+        position, value = metadata.get("through_position"), metadata.get("through_hash")
+        if isinstance(position, int) and isinstance(value, str):
+            anchor = (position, value)
+        for entry in metadata.get("late") or []:
+            if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], int):
+                late[entry[0]] = (str(entry[1]), str(entry[2]))
+    if anchor is None:
+        return Pruned(late=late)
+    return Pruned(anchor[0], anchor[1], late)
 
 
-def _start_problem(row: dict[str, Any], pruned: tuple[int, str] | None) -> str:
+def _skip_late(position: int, value: str, pruned: Pruned, stop: int) -> tuple[int, str]:
+    """Walk on from ``(position, hash)`` over consecutive late events a prune removed (not
+    past ``stop``), checking nothing; returns where that leads."""
+    late = pruned.late or {}
+    while position + 1 in late and position + 1 <= stop and late[position + 1][0] == value:
+        position += 1
+        value = late[position][1]
+    return position, value
+
+
+def _link_problem(row: dict[str, Any], last: dict[str, Any], pruned: Pruned) -> str:
     position = row["chain_position"]
-    if position == 1:
-        expected = GENESIS
-    elif pruned is not None and position == pruned[0] + 1:
-        expected = pruned[1]
-    elif pruned is not None and position <= pruned[0]:
-        # A prune that stopped part of the way: the events before this one were pruned with
-        # authority, so its link to them cannot be checked and is not needed.
-        return ""
-    else:
+    before, before_hash = _skip_late(last["chain_position"], last["row_hash"], pruned, position)
+    if position != before + 1:
+        if last["id"] is None and before == 0:
+            return (
+                f"the chain starts at event {row['id']} (position {position}), but no prune "
+                "removed the positions before it: events were deleted."
+            )
         return (
-            f"the chain starts at event {row['id']} (position {position}), but no prune removed "
-            f"the positions before it: events were deleted."
-        )
-    if row["prev_hash"] != expected:
-        return f"event {row['id']} (position {position}) does not link to the start of the chain."
-    return ""
-
-
-def _link_problem(row: dict[str, Any], last: dict[str, Any]) -> str:
-    position, expected = row["chain_position"], last["chain_position"] + 1
-    if position != expected:
-        return (
-            f"events at positions {expected} to {position - 1} are missing before event "
+            f"events at positions {before + 1} to {position - 1} are missing before event "
             f"{row['id']}: they were deleted."
         )
-    if row["prev_hash"] != last["row_hash"]:
+    if row["prev_hash"] != before_hash:
+        if last["id"] is None:
+            return (
+                f"event {row['id']} (position {position}) does not link to the start of the chain."
+            )
         return (
             f"event {row['id']} does not link to event {last['id']} before it: one of them was "
             "changed after it was sealed."

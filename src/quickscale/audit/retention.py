@@ -10,6 +10,12 @@ finished by running it again.
 
 On PostgreSQL each batch sets ``quickscale.audit_prune`` for its own transaction only (``SET
 LOCAL``), the one thing that lets the append-only trigger accept a ``DELETE``.
+
+A log partitioned by time drops whole partitions instead (see the partitioning recipe in the
+docs): ``prune(..., delete=False)`` records the prune without deleting. It then also records the
+position and hashes of every *late* event before the cut-off (one sealed after a newer event,
+because its transaction committed late), which the partition drop removes too, so verifying
+can step over exactly those positions.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ class PruneResult:
     deleted: int
     through_position: int | None
     event: AuditEvent | None
+    #: Events before the cut-off sealed after ``through_position`` (recorded with
+    #: ``delete=False``; a deleting prune keeps them for a later prune).
+    late: int = 0
 
 
 def prune(
@@ -43,11 +52,14 @@ def prune(
     *,
     batch_size: int = 1000,
     dry_run: bool = False,
+    delete: bool = True,
     progress: Progress | None = None,
     using: str | None = None,
 ) -> PruneResult:
     """Remove the events that occurred before ``before`` (an aware datetime), as a prefix of
-    the chain. Events sealed after a newer one (a late commit) stay until a later prune."""
+    the chain. Events sealed after a newer one (a late commit) stay until a later prune.
+    With ``delete=False`` nothing is deleted: the prune is only recorded, late events included,
+    for a partition drop to remove the rows."""
     if not isinstance(before, datetime) or before.tzinfo is None:
         raise InvalidAuditArgument("before must be an aware datetime.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -65,20 +77,31 @@ def prune(
     if through is None or start is None or through < start:
         return PruneResult(0, None, None)
     total = events.filter(chain_position__lte=through).count()
-    if dry_run:
-        return PruneResult(total, through, None)
-    through_hash = events.filter(chain_position=through).values_list("row_hash", flat=True).get()
-    event = record(
-        "audit.pruned",
-        metadata={
-            "before": before,
-            "through_position": through,
-            "through_hash": through_hash,
-            "events": total,
-        },
-        using=using,
+    late = (
+        list(
+            events.filter(chain_position__gt=through, occurred_at__lt=before)
+            .order_by("chain_position")
+            .values_list("chain_position", "prev_hash", "row_hash")
+        )
+        if not delete
+        else []
     )
+    if dry_run:
+        return PruneResult(total, through, None, len(late))
+    through_hash = events.filter(chain_position=through).values_list("row_hash", flat=True).get()
+    metadata: dict[str, object] = {
+        "before": before,
+        "through_position": through,
+        "through_hash": through_hash,
+        "events": total,
+        "deleted_rows": delete,
+    }
+    if late:
+        metadata["late"] = [list(entry) for entry in late]
+    event = record("audit.pruned", metadata=metadata, using=using)
     chain.seal(using=using)  # the anchor verify trusts must itself be sealed
+    if not delete:
+        return PruneResult(0, through, event, len(late))
     deleted = 0
     while batch := _delete_batch(using, through, batch_size):
         deleted += batch

@@ -97,6 +97,12 @@ class Command(SubcommandCommand):
         prune.add_argument(
             "--dry-run", action="store_true", help="Only say how many events would go."
         )
+        prune.add_argument(
+            "--record-only",
+            action="store_true",
+            help="Record the prune without deleting rows, before dropping the partitions that "
+            "hold them (see the partitioning recipe).",
+        )
 
         out = commands.add_parser("export", help="Write events as JSON Lines or CSV.")
         out.add_argument("--format", choices=export.FORMATS, default="jsonl")
@@ -161,6 +167,7 @@ class Command(SubcommandCommand):
         older_than_days: int | None,
         batch_size: int,
         dry_run: bool,
+        record_only: bool,
         verbosity: int,
         **options: Any,
     ) -> None:
@@ -176,14 +183,29 @@ class Command(SubcommandCommand):
         label = f"{timezone.localtime(before):%Y-%m-%d %H:%M %Z}"
         with self._progress("Pruning events", verbosity, options) as progress:
             result = retention.prune(
-                before, batch_size=batch_size, dry_run=dry_run, progress=progress
+                before,
+                batch_size=batch_size,
+                dry_run=dry_run,
+                delete=not record_only,
+                progress=progress,
             )
         if result.through_position is None:
             self.stdout.write(f"No sealed events before {label}: nothing to prune.")
         elif dry_run:
+            late = f", and {result.late} late event(s)" if result.late else ""
             self.stdout.write(
                 f"Would remove {result.deleted} event(s) before {label} "
-                f"(chain positions up to {result.through_position})."
+                f"(chain positions up to {result.through_position}{late})."
+            )
+        elif record_only:
+            late = f" and {result.late} late event(s)" if result.late else ""
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Recorded the prune of the events before {label} (chain positions up to "
+                    f"{result.through_position}{late}) as event "
+                    f"{result.event.pk if result.event else '-'}; no row was deleted: drop the "
+                    "partitions that hold them now."
+                )
             )
         else:
             self.stdout.write(
