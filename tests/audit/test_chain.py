@@ -365,6 +365,32 @@ def test_an_event_committed_after_newer_ones_were_sealed_joins_the_chain(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_sealers_running_at_once_build_one_chain(no_events_yet: None) -> None:
+    events(40)
+    errors: list[BaseException] = []
+
+    def sealer() -> None:
+        try:
+            chain.seal(batch_size=3)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sealer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    positions = sorted(AuditEvent.objects.values_list("chain_position", flat=True))
+    assert positions == list(range(1, 41))
+    assert chain.verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_writers_do_not_wait_for_a_sealer(no_events_yet: None) -> None:
     events(3)
     locked = threading.Event()

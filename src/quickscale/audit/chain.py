@@ -28,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from quickscale.audit.models import AuditEvent, ChainHead
@@ -151,8 +152,13 @@ def seal_batch(*, batch_size: int | None = None, using: str | None = None) -> in
 
 
 def _locked_head(using: str) -> ChainHead:
-    ChainHead.objects.using(using).get_or_create(pk=1)
-    return ChainHead.objects.using(using).select_for_update().get(pk=1)
+    """The chain head, locked until the transaction ends. It is written before it is read: on
+    SQLite, whose ``SELECT ... FOR UPDATE`` is a no-op, the write is what makes a second
+    sealer wait, so it never reads a head the first is about to move."""
+    heads = ChainHead.objects.using(using)
+    heads.get_or_create(pk=1)
+    heads.filter(pk=1).update(position=F("position"))
+    return heads.select_for_update().get(pk=1)
 
 
 def head(*, using: str | None = None) -> ChainHead:

@@ -50,6 +50,7 @@ COLUMNS = (
     "metadata",
 )
 JSON_COLUMNS = frozenset({"changes", "metadata"})
+OUTCOMES = frozenset(Outcome.values)
 ACTION_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
 
@@ -104,7 +105,7 @@ def record(
         raise InvalidAuditArgument(
             f"action must be a dotted lowercase name such as 'apikey.revoked', not {action!r}."
         )
-    if outcome not in Outcome.values:
+    if outcome not in OUTCOMES:
         raise InvalidAuditArgument(
             f"outcome must be one of {', '.join(Outcome.values)}, not {outcome!r}."
         )
@@ -140,9 +141,7 @@ def record(
     pk, occurred_at = _insert(using, values)
     stored = {**values, "id": pk, "occurred_at": occurred_at}
     # Positional, as from a query: the model's fast path (keyword arguments cost far more).
-    return AuditEvent.from_db(
-        using, _field_names(), [stored.get(name) for name in _field_names()]
-    )
+    return AuditEvent.from_db(using, _field_names(), [stored.get(name) for name in _field_names()])
 
 
 @functools.cache

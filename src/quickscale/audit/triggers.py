@@ -244,7 +244,7 @@ def pass_context(execute: Execute, sql: str, params: Any, many: bool, context: A
     transaction-local settings for the capture trigger. A statement outside any transaction
     runs in one of its own, so the settings cannot outlive it (PgBouncer-safe)."""
     labels = settings.QUICKSCALE_AUDIT_TRIGGER_MODELS
-    if not labels or sql[:6].upper() == "SELECT":
+    if not labels or not isinstance(sql, str) or sql[:6].upper() == "SELECT":
         return execute(sql, params, many, context)
     try:
         tables = _tables(tuple(labels))
