@@ -159,6 +159,16 @@ def test_bad_arguments_are_refused_with_a_clear_error(
         record(action, **arguments)
 
 
+@pytest.mark.parametrize(
+    "action", ["a.b", "billing.checkout.session-completed", "row.updated", "x1.y_2.z"]
+)
+def test_dotted_lowercase_actions_are_accepted(db: None, action: str) -> None:
+    event = record(action)
+
+    assert event is not None
+    assert event.action == action
+
+
 def test_nul_characters_are_dropped_from_text_and_json(db: None) -> None:
     with context(user_agent="bad\x00agent"):
         event = record("report.downloaded", metadata={"note": "a\x00b"})

@@ -13,7 +13,7 @@ from django.core import checks
 from quickscale.core.checks import integer_setting_error
 
 #: An action name or prefix: ``credits``, ``credits.`` or ``apikey.revoked``.
-PATTERN_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?")
+PATTERN_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*\.?")
 
 
 def _strings(value: Any) -> bool:

@@ -51,7 +51,7 @@ COLUMNS = (
 )
 JSON_COLUMNS = frozenset({"changes", "metadata"})
 OUTCOMES = frozenset(Outcome.values)
-ACTION_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+ACTION_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+")
 
 
 @dataclass(frozen=True)

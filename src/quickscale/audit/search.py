@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from quickscale.audit.models import ActorType, AuditEvent, Outcome
 
 #: ``apikey.revoked`` (exact), ``credits.`` or ``credits.*`` (every credits action).
-ACTION_SEARCH_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.|\.\*)?")
+ACTION_SEARCH_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*(\.|\.\*)?")
 TARGET_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*\.[a-z0-9_]+")
 
 
