@@ -99,8 +99,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["id"], name="qs_audit_unsealed", condition=Q(row_hash=None)),
         ]
         constraints = [
+            # Partial: an event joins this index when it is sealed, not when it is written.
             models.UniqueConstraint(
-                fields=["chain_position"], name="quickscale_audit_unique_chain_position"
+                fields=["chain_position"],
+                condition=Q(chain_position__isnull=False),
+                name="quickscale_audit_unique_chain_position",
             ),
             models.CheckConstraint(
                 condition=Q(chain_position=None, prev_hash=None, row_hash=None)

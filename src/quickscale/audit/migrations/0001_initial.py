@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'audit event',
                 'verbose_name_plural': 'audit events',
                 'indexes': [models.Index(fields=['actor_id', 'id'], name='qs_audit_actor'), models.Index(fields=['target_id', 'target_type', 'id'], name='qs_audit_target'), models.Index(fields=['action', 'id'], name='qs_audit_action', opclasses=['varchar_pattern_ops', 'int8_ops']), models.Index(fields=['occurred_at'], name='qs_audit_time'), models.Index(condition=models.Q(('request_id', ''), _negated=True), fields=['request_id'], name='qs_audit_request'), models.Index(condition=models.Q(('row_hash', None)), fields=['id'], name='qs_audit_unsealed')],
-                'constraints': [models.UniqueConstraint(fields=('chain_position',), name='quickscale_audit_unique_chain_position'), models.CheckConstraint(condition=models.Q(models.Q(('chain_position', None), ('prev_hash', None), ('row_hash', None)), models.Q(('chain_position__isnull', False), ('prev_hash__isnull', False), ('row_hash__isnull', False)), _connector='OR'), name='quickscale_audit_sealed_all_or_nothing')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('chain_position__isnull', False)), fields=('chain_position',), name='quickscale_audit_unique_chain_position'), models.CheckConstraint(condition=models.Q(models.Q(('chain_position', None), ('prev_hash', None), ('row_hash', None)), models.Q(('chain_position__isnull', False), ('prev_hash__isnull', False), ('row_hash__isnull', False)), _connector='OR'), name='quickscale_audit_sealed_all_or_nothing')],
             },
         ),
         migrations.RunPython(install_guard, remove_guard, elidable=False),
