@@ -15,6 +15,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 
 from quickscale.audit.log import CURRENT, Target, captures, record
+from quickscale.core.context import current
 
 #: Ledger entry kinds recorded, and their actions.
 CREDIT_ACTIONS = {
@@ -298,15 +299,7 @@ def billing(
         return
     record(
         action,
-        actor=_context_actor_or(user),
+        actor=CURRENT if current().actor is not None else user,
         target=target,
         metadata={**(metadata or {}), "user": getattr(user, "pk", None)},
     )
-
-
-def _context_actor_or(user: Any) -> Any:
-    from quickscale.core.context import current
-
-    if current().actor is not None:
-        return CURRENT
-    return user
