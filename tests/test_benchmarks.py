@@ -76,3 +76,14 @@ def test_api_key_benchmark_quick_run() -> None:
 
     assert status == 0, everything
     assert "verification:" in out and "target < 50 µs" in out, everything
+
+
+@pytest.mark.postgres
+def test_audit_benchmark_quick_run() -> None:
+    status, out, everything = benchmark("audit", "--quick")
+
+    assert status == 0, everything
+    assert "audited write overhead, ledger.debit(user, 1):" in out, everything
+    assert "audited write overhead, ledger.grant(user, 1):" in out, everything
+    assert "admin changelist at 20,000 events, slowest page" in out, everything
+    assert "sealing: " in out, everything

@@ -75,6 +75,20 @@ def test_default_settings_pass_each_app_check(check: Any) -> None:
         (apikeys_checks, "QUICKSCALE_APIKEYS_CACHE", "redis", "quickscale_apikeys.E009"),
         (audit_checks, "QUICKSCALE_AUDIT_SEAL_BATCH_SIZE", 0, "quickscale_audit.E001"),
         (audit_checks, "QUICKSCALE_AUDIT_RETENTION_DAYS", 0, "quickscale_audit.E002"),
+        (audit_checks, "QUICKSCALE_AUDIT_CAPTURE", "*", "quickscale_audit.E003"),
+        (audit_checks, "QUICKSCALE_AUDIT_CAPTURE", ["Credits"], "quickscale_audit.E003"),
+        (audit_checks, "QUICKSCALE_AUDIT_EXCLUDE", ["credits debited"], "quickscale_audit.E004"),
+        (audit_checks, "QUICKSCALE_AUDIT_EXCLUDE", None, "quickscale_audit.E004"),
+        (audit_checks, "QUICKSCALE_AUDIT_MASKED_FIELDS", "password", "quickscale_audit.E005"),
+        (audit_checks, "QUICKSCALE_AUDIT_MASKED_FIELDS", ["  "], "quickscale_audit.E005"),
+        (audit_checks, "QUICKSCALE_AUDIT_TRIGGER_MODELS", "auth.User", "quickscale_audit.E006"),
+        (audit_checks, "QUICKSCALE_AUDIT_TRIGGER_MODELS", ["auth.Nope"], "quickscale_audit.E007"),
+        (
+            audit_checks,
+            "QUICKSCALE_AUDIT_TRIGGER_MODELS",
+            ["quickscale_audit.AuditEvent"],
+            "quickscale_audit.E007",
+        ),
         (api_checks, "QUICKSCALE_API_PAGE_SIZE", 0, "quickscale_api.E004"),
         (api_checks, "QUICKSCALE_API_MAX_PAGE_SIZE", "many", "quickscale_api.E005"),
         (api_checks, "QUICKSCALE_API_PAGE_SIZE", 500, "quickscale_api.E006"),
@@ -93,6 +107,35 @@ def test_a_wrong_setting_is_reported_with_its_check_id_and_name(
 def test_audit_retention_accepts_none_meaning_forever() -> None:
     with override_settings(QUICKSCALE_AUDIT_RETENTION_DAYS=None):
         assert audit_checks() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("QUICKSCALE_AUDIT_CAPTURE", ["auth", "credits.", "apikey.revoked"]),
+        ("QUICKSCALE_AUDIT_CAPTURE", {"*"}),
+        ("QUICKSCALE_AUDIT_EXCLUDE", ("credits.debited",)),
+        ("QUICKSCALE_AUDIT_TRIGGER_MODELS", ["auth.User", "quickscale_services.Service"]),
+    ],
+)
+def test_valid_audit_settings_pass(setting: str, value: Any) -> None:
+    with override_settings(**{setting: value}):
+        assert audit_checks() == []
+
+
+def test_row_level_capture_off_postgresql_is_a_warning(settings: Any) -> None:
+    from django.db import connection
+
+    from quickscale.audit.checks import check_database
+
+    settings.QUICKSCALE_AUDIT_TRIGGER_MODELS = ["auth.User"]
+    messages = check_database(databases=["default"])
+
+    if connection.vendor == "postgresql":
+        assert messages == []
+    else:
+        assert ids(messages) == ["quickscale_audit.W001"]
+        assert "needs PostgreSQL" in messages[0].msg
 
 
 def test_partially_configured_billing_warns_naming_each_missing_setting() -> None:

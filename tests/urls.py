@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/", include("quickscale.api.urls")),
     path("keys/", include("quickscale.apikeys.urls")),
     path("billing/", include("quickscale.billing.urls")),
+    path("audit/", include("quickscale.audit.urls")),
 ]

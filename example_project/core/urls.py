@@ -8,6 +8,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("public.urls")),
     path("users/api-keys/", include("quickscale.apikeys.urls")),
+    path("dashboard/audit/", include("quickscale.audit.urls")),
     path("api/", include("quickscale.api.urls")),
     # Pricing, checkout, "my billing" and the Stripe webhook (/stripe/webhook/).
     path("stripe/", include("quickscale.billing.urls")),

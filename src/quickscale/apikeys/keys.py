@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from quickscale.apikeys import tokens
+from quickscale.apikeys import signals, tokens
 from quickscale.apikeys.exceptions import AuthenticationFailed, InvalidKeyArgument
 from quickscale.apikeys.models import APIKey
 
@@ -165,6 +165,8 @@ def create_key(
                     expires_at=expires_at,
                     rotated_from=rotated_from,
                 )
+                if rotated_from is None:
+                    signals.api_key_created.send(sender=APIKey, key=key, by=created_by)
         except IntegrityError:
             if APIKey.objects.filter(key_id=token.key_id).exists():
                 continue  # a key id collision (about 1 in 10**21): draw again
@@ -201,6 +203,7 @@ def roll_key(key: APIKey, *, by: Any = None, grace: int | None = None) -> tuple[
         end = timezone.now() + timedelta(seconds=grace)
         old.expires_at = min(old.expires_at, end) if old.expires_at else end
         old.save(update_fields=["expires_at"])
+        signals.api_key_rolled.send(sender=APIKey, key=new, previous=old, by=by)
     return new, token
 
 
@@ -215,6 +218,7 @@ def revoke_key(key: APIKey, *, by: Any = None, reason: str = "") -> APIKey:
             current.revoked_by = by
             current.revoked_reason = reason
             current.save(update_fields=["revoked_at", "revoked_by", "revoked_reason"])
+            signals.api_key_revoked.send(sender=APIKey, key=current, by=by, reason=reason)
     return current
 
 

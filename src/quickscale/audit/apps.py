@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 
 
 class AuditConfig(AppConfig):
@@ -12,6 +14,12 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.audit import conf  # noqa: F401  (installs the defaults)
-        from quickscale.audit.checks import check_settings
+        from quickscale.audit.checks import check_database, check_settings
+        from quickscale.audit.receivers import connect
+        from quickscale.audit.triggers import add_context_wrapper, sync_after_migrate
 
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_database, checks.Tags.database)
+        connect()
+        post_migrate.connect(sync_after_migrate, sender=self)
+        connection_created.connect(add_context_wrapper, dispatch_uid="quickscale_audit.context")

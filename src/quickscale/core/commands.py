@@ -1,5 +1,7 @@
 """The base of the suite's management commands: subcommands handled by ``handle_<name>``
-methods, and errors with a code shown as a plain message instead of a traceback."""
+methods, errors with a code shown as a plain message instead of a traceback, and a ``system``
+actor in :mod:`quickscale.core.context` (``manage.py <command> <subcommand>``), so what a
+command changes is attributed to it."""
 
 from __future__ import annotations
 
@@ -9,14 +11,25 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from quickscale.core.context import Actor, context, current, new_request_id
 from quickscale.core.errors import QuickScaleError
 
 
 class SubcommandCommand(BaseCommand):
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         handler = getattr(self, f"handle_{subcommand}")
+        name = self.__module__.rpartition(".")[2]
+        request_id = current().request_id or new_request_id()
+        # A command called from code that has an actor (a test, a task) keeps it.
+        if current().actor_source:
+            scope = context(request_id=request_id)
+        else:
+            scope = context(
+                request_id=request_id, actor=Actor.system(f"manage.py {name} {subcommand}")
+            )
         try:
-            handler(**options)
+            with scope:
+                handler(**options)
         except QuickScaleError as error:
             raise CommandError(self.describe(error)) from None
 

@@ -521,6 +521,9 @@ def _record(
 
 
 def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
+    written = signals.ledger_entry_written
+    if written.receivers:
+        written.send(sender=CreditTransaction, entry=entry, account=account)
     signal = signals.BY_KIND.get(entry.kind)
     if signal is None:
         return  # bookkeeping entries change no balance
@@ -770,9 +773,15 @@ def debit(
 
     def write() -> CreditTransaction:
         fast = True
-        if idempotency_key is None and connection.vendor == "postgresql":
+        if (
+            idempotency_key is None
+            and connection.vendor == "postgresql"
+            and (connection.in_atomic_block or not signals.ledger_entry_written.receivers)
+        ):
             # One statement, atomic on its own: no transaction or savepoint around it. (With a
-            # key, a replay's failed INSERT must roll back to a savepoint instead.)
+            # key, a replay's failed INSERT must roll back to a savepoint instead; receivers of
+            # ledger_entry_written write in the debit's transaction, so outside the caller's
+            # own transaction they need one.)
             entry = _fast_debit(owner_id, amount, fields)
             if entry is not None:
                 return entry

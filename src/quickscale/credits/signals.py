@@ -1,12 +1,21 @@
-"""Signals sent after the transaction that wrote a ledger entry commits.
+"""Signals of the credit ledger.
 
-Receivers get ``sender=CreditTransaction``, ``transaction`` (the entry) and ``account``. They
-run only for new entries: replaying a call with its idempotency key sends nothing.
+``ledger_entry_written`` is sent **inside** the transaction that writes each ledger entry, every
+kind included (``allocation`` bookkeeping too), with ``sender=CreditTransaction``, ``entry`` and
+``account`` (locked, with its new totals). A receiver that writes rows (the audit log) commits or
+rolls back with the entry; one that raises rolls the write back. It is sent only when a
+receiver is connected, so the debit path pays nothing for it otherwise.
+
+The others are sent after the transaction that wrote a ledger entry commits. Receivers get
+``sender=CreditTransaction``, ``transaction`` (the entry) and ``account``. They run only for
+new entries: replaying a call with its idempotency key sends nothing.
 """
 
 from __future__ import annotations
 
 from django.dispatch import Signal
+
+ledger_entry_written = Signal()
 
 credits_granted = Signal()
 credits_debited = Signal()

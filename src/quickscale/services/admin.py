@@ -18,6 +18,7 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.db.models import Field, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -31,6 +32,7 @@ from quickscale.core.users import owner_search_fields
 from quickscale.credits.admin import ReadOnlyAdmin, credits_column, shown
 from quickscale.credits.amounts import to_amount
 from quickscale.credits.exceptions import InvalidAmount
+from quickscale.services import execution
 from quickscale.services.base import BaseService
 from quickscale.services.exceptions import ServiceNotFound
 from quickscale.services.models import Service, ServiceRun
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
     ServiceRunAdminBase = admin.ModelAdmin[ServiceRun]
 else:
     ServiceAdminBase = ServiceRunAdminBase = admin.ModelAdmin
+
+
+#: The catalog fields staff change here.
+STAFF_FIELDS = ("enabled", "price_override")
 
 
 def validate_price(value: Decimal | None) -> None:
@@ -144,16 +150,36 @@ class ServiceAdmin(ServiceAdminBase):
     def disable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         self._switch(request, queryset, enabled=False)
 
+    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+        """Save (the change form and the editable list both come here, in a transaction) and
+        announce what staff changed."""
+        before = Service.objects.filter(pk=obj.pk).values(*STAFF_FIELDS).first() if change else None
+        super().save_model(request, obj, form, change)
+        if before is not None:
+            execution.announce_change(
+                obj,
+                {
+                    field: [before[field], getattr(obj, field)]
+                    for field in STAFF_FIELDS
+                    if before[field] != getattr(obj, field)
+                },
+                actor=request.user,
+            )
+
     def _switch(self, request: HttpRequest, queryset: QuerySet[Service], *, enabled: bool) -> None:
         # The catalog is small: each change is logged like an edit made on the form.
-        changing = list(queryset.exclude(enabled=enabled))
-        Service.objects.filter(pk__in=[entry.pk for entry in changing]).update(
-            enabled=enabled, updated_at=timezone.now()
-        )
-        for entry in changing:
-            entry.enabled = enabled
-            # The message the change form would log, translated when the history is shown.
-            self.log_change(request, entry, [{"changed": {"fields": ["Enabled"]}}])
+        with transaction.atomic():
+            changing = list(queryset.select_for_update().exclude(enabled=enabled))
+            Service.objects.filter(pk__in=[entry.pk for entry in changing]).update(
+                enabled=enabled, updated_at=timezone.now()
+            )
+            for entry in changing:
+                entry.enabled = enabled
+                execution.announce_change(
+                    entry, {"enabled": [not enabled, enabled]}, actor=request.user
+                )
+                # The message the change form would log, translated when the history is shown.
+                self.log_change(request, entry, [{"changed": {"fields": ["Enabled"]}}])
         count = len(changing)
         if enabled:
             message = ngettext(

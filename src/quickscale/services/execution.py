@@ -23,7 +23,8 @@ from django import forms
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, connections, router, transaction
-from django.db.models import Count, Q, Sum, signals
+from django.db.models import Count, Q, Sum
+from django.db.models import signals as model_signals
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ from quickscale.credits import ledger
 from quickscale.credits.amounts import quantize, to_amount
 from quickscale.credits.exceptions import IdempotencyConflict, InvalidOperation
 from quickscale.credits.models import CreditHold, HoldState
+from quickscale.services import signals
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import (
     InvalidInput,
@@ -59,12 +61,40 @@ class Prepared:
     run_id: int | None = None
 
 
+#: The catalog fields announced by ``catalog_changed``.
+CATALOG_FIELDS = ("slug", "name", "description", "enabled", "price_override", "registered")
+
+
+def announce_change(
+    entry: Service,
+    changes: dict[str, list[Any]],
+    *,
+    created: bool = False,
+    actor: Any = None,
+) -> None:
+    """Send ``catalog_changed`` for a row just written, inside the caller's transaction."""
+    if changes and signals.catalog_changed.receivers:
+        signals.catalog_changed.send(
+            sender=Service, service=entry, created=created, changes=changes, actor=actor
+        )
+
+
 def catalog_entry(service: type[BaseService], using: str = "default") -> Service:
     """The catalog row of a registered service, created on first use."""
-    entry, _ = Service.objects.using(using).get_or_create(
-        slug=service.slug,
-        defaults={"name": service.name or service.slug, "description": service.description},
-    )
+    entry = Service.objects.using(using).filter(slug=service.slug).first()
+    if entry is not None:
+        return entry
+    with transaction.atomic(using=using):
+        entry, created = Service.objects.using(using).get_or_create(
+            slug=service.slug,
+            defaults={"name": service.name or service.slug, "description": service.description},
+        )
+        if created:
+            announce_change(
+                entry,
+                {field: [None, getattr(entry, field)] for field in CATALOG_FIELDS},
+                created=True,
+            )
     return entry
 
 
@@ -114,15 +144,32 @@ def sync_catalog(using: str = "default") -> list[Service]:
     for service in registry.all():
         entry = catalog_entry(service, using)
         name = service.name or service.slug
-        if (entry.name, entry.description, entry.registered) != (
-            name,
-            service.description,
-            True,
-        ):
-            entry.name, entry.description, entry.registered = name, service.description, True
-            entry.save(update_fields=["name", "description", "registered", "updated_at"])
+        wanted = {"name": name, "description": service.description, "registered": True}
+        changes = {
+            field: [getattr(entry, field), value]
+            for field, value in wanted.items()
+            if getattr(entry, field) != value
+        }
+        if changes:
+            with transaction.atomic(using=using):
+                for field, value in wanted.items():
+                    setattr(entry, field, value)
+                entry.save(update_fields=[*wanted, "updated_at"])
+                announce_change(entry, changes)
         slugs.append(service.slug)
-    Service.objects.using(using).exclude(slug__in=slugs).update(registered=False)
+    with transaction.atomic(using=using):
+        vanished = list(
+            Service.objects.using(using)
+            .select_for_update()
+            .filter(registered=True)
+            .exclude(slug__in=slugs)
+        )
+        Service.objects.using(using).filter(pk__in=[entry.pk for entry in vanished]).update(
+            registered=False, updated_at=timezone.now()
+        )
+        for entry in vanished:
+            entry.registered = False
+            announce_change(entry, {"registered": [True, False]})
     return list(Service.objects.using(using).filter(registered=True).order_by("name"))
 
 
@@ -448,8 +495,8 @@ def _insert(run: ServiceRun) -> None:
     """
     if (
         run.pk is None
-        or signals.pre_save.has_listeners(ServiceRun)
-        or signals.post_save.has_listeners(ServiceRun)
+        or model_signals.pre_save.has_listeners(ServiceRun)
+        or model_signals.post_save.has_listeners(ServiceRun)
     ):
         run.save(force_insert=True)
         return
