@@ -77,10 +77,16 @@ def user(make_user: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _forget_blocked_addresses() -> Iterator[None]:
-    """Each test starts with no address remembered as over its failed-authentication limit."""
+def _forget_blocked_addresses(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with no address remembered as over its failed-authentication limit,
+    and the rate limits' clock held in the middle of a one-minute window, so no test straddles
+    two windows."""
+    import time
+
     from quickscale.apikeys import ratelimit
 
+    now = time.time()
+    monkeypatch.setattr(ratelimit, "_clock", lambda: now - now % ratelimit.WINDOW + 30)
     ratelimit.reset()
     yield
     ratelimit.reset()

@@ -433,3 +433,24 @@ def test_a_refund_of_a_charge_that_paid_for_nothing_of_ours_is_ignored(
 
     assert last_event().status == EventStatus.IGNORED
     assert Refund.objects.count() == 0
+
+
+def test_a_paid_checkout_through_the_webhook_is_in_the_audit_log(
+    client: Client, fake: FakeStripe, shop: Shop, user: Any
+) -> None:
+    from quickscale.audit.models import AuditEvent
+
+    session = fake.paid_session(fake.customer(user), shop.pack, user=user)
+
+    deliver(client, fake.event("checkout.session.completed", session))
+
+    payment = Payment.objects.get()
+    events = AuditEvent.objects.filter(action__startswith="billing.")
+    recorded = events.get(target_type="quickscale_billing.payment")
+    assert recorded.target_id == str(payment.pk)
+    assert recorded.action == "billing.payment.succeeded"
+    assert (recorded.actor_type, recorded.actor_id) == ("user", str(user.pk))  # the customer
+    assert recorded.metadata["credits"] == "100.00"
+    assert recorded.metadata["checkout_session"] == session["id"]
+    granted = AuditEvent.objects.get(action="credits.granted")
+    assert granted.target_id == str(payment.grant_entry_id)

@@ -40,10 +40,11 @@ return redis.call('INCR', KEYS[1])
 
 _blocked: dict[str, float] = {}  # cache key of the address's window -> when the window ends
 _blocked_lock = threading.Lock()
+_clock = time.time  # the wall clock the windows follow (tests hold it still)
 
 
 def _window() -> tuple[int, float]:
-    now = time.time()
+    now = _clock()
     start = int(now // WINDOW) * WINDOW
     return start, start + WINDOW - now
 
