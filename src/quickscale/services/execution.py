@@ -486,6 +486,28 @@ def _finish(
     )
 
 
+_RUN_FIELDS = ServiceRun._meta.concrete_fields
+_RUN_DEFAULTS = {
+    field.attname: field.get_default() for field in _RUN_FIELDS if field.attname != "id"
+}
+_RUN_USER: Any = ServiceRun._meta.get_field("user")
+_RUN_SERVICE: Any = ServiceRun._meta.get_field("service")
+
+
+def _new_run(*, user: Any, service: Service, **values: Any) -> ServiceRun:
+    """A new, unsaved run, built the way the ORM builds a row it read (the keyword constructor
+    costs several times more on this hot path)."""
+    row = {**_RUN_DEFAULTS, **values, "user_id": user.pk, "service_id": service.pk}
+    run = ServiceRun.from_db(
+        None, [f.attname for f in _RUN_FIELDS], [row[f.attname] for f in _RUN_FIELDS]
+    )
+    run._state.adding = True
+    run._state.db = None
+    _RUN_USER.set_cached_value(run, user)
+    _RUN_SERVICE.set_cached_value(run, service)
+    return run
+
+
 def _insert(run: ServiceRun) -> None:
     """Write a new run whose id is already set, with a statement built once per connection.
 
@@ -540,7 +562,7 @@ class _RunFailed(Exception):
 def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
     service = prepared.service
     started = time.monotonic()
-    run = ServiceRun(
+    run = _new_run(
         id=prepared.run_id,
         user=user,
         service=prepared.entry,
