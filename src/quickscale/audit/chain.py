@@ -31,6 +31,7 @@ from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from quickscale.audit.log import COLUMNS
 from quickscale.audit.models import AuditEvent, ChainHead
 
 __all__ = [
@@ -50,26 +51,7 @@ Progress = Callable[[int, int], None]
 #: The "previous hash" of the first event ever sealed.
 GENESIS = "0" * 64
 #: Every column covered by an event's hash, in the order of the canonical document.
-HASHED_FIELDS = (
-    "id",
-    "occurred_at",
-    "action",
-    "outcome",
-    "actor_type",
-    "actor_id",
-    "actor_repr",
-    "api_key_id",
-    "ip",
-    "user_agent",
-    "request_id",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "changes",
-    "metadata",
-    "chain_position",
-    "prev_hash",
-)
+HASHED_FIELDS = ("id", "occurred_at", *COLUMNS, "chain_position", "prev_hash")
 #: Events read per query while verifying.
 VERIFY_BATCH = 2000
 

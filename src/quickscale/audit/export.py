@@ -19,31 +19,13 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
+from quickscale.audit.chain import HASHED_FIELDS
 from quickscale.audit.models import AuditEvent
 
 __all__ = ["FIELDS", "FORMATS", "csv_lines", "events", "jsonl_lines"]
 
-FIELDS = (
-    "id",
-    "occurred_at",
-    "action",
-    "outcome",
-    "actor_type",
-    "actor_id",
-    "actor_repr",
-    "api_key_id",
-    "ip",
-    "user_agent",
-    "request_id",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "changes",
-    "metadata",
-    "chain_position",
-    "prev_hash",
-    "row_hash",
-)
+#: Every column of an event: those its hash covers, and the hash.
+FIELDS = (*HASHED_FIELDS, "row_hash")
 FORMATS = ("jsonl", "csv")
 BATCH = 2000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
