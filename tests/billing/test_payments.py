@@ -453,4 +453,9 @@ def test_a_paid_checkout_through_the_webhook_is_in_the_audit_log(
     assert recorded.metadata["credits"] == "100.00"
     assert recorded.metadata["checkout_session"] == session["id"]
     granted = AuditEvent.objects.get(action="credits.granted")
-    assert granted.target_id == str(payment.grant_entry_id)
+    assert payment.grant_entry is not None
+    assert (granted.target_type, granted.target_id) == (
+        "quickscale_credits.creditaccount",
+        str(payment.grant_entry.account_id),
+    )
+    assert granted.metadata["entry"] == payment.grant_entry_id
