@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -238,16 +239,19 @@ def authenticate(raw: str, ip: str | None = None) -> APIKey:
     token = tokens.parse(raw.strip(), settings.QUICKSCALE_APIKEYS_PREFIX)
     if token is None:
         raise AuthenticationFailed("The API key is malformed.")
-    key = _lookup(token.key_id)
-    expected = key.secret_hash if key is not None else "0" * 64
-    digest = hash_secret(token.secret, key.pepper_version if key else pepper_version())
+    plan, row = _lookup(token.key_id)
+    # The secret is checked on the row as read, before any object is built, so a wrong secret
+    # costs what an unknown key id costs.
+    stored = plan.stored(row)
+    digest = hash_secret(token.secret, stored.pepper_version)
     if (
-        key is None
+        row is None
         or digest is None
-        or not hmac.compare_digest(digest, expected)
-        or key.environment != token.env
+        or not hmac.compare_digest(digest, stored.secret_hash)
+        or stored.environment != token.env
     ):
         raise AuthenticationFailed("The API key is not valid.")
+    key = plan.build(row)
     now = timezone.now()
     if key.revoked_at is not None:
         raise AuthenticationFailed("The API key was revoked.")
@@ -261,8 +265,8 @@ def authenticate(raw: str, ip: str | None = None) -> APIKey:
     return key
 
 
-def _lookup(key_id: str) -> APIKey | None:
-    """The key with ``key_id`` and its owner, in one indexed query.
+def _lookup(key_id: str) -> tuple[_LookupPlan, tuple[Any, ...] | None]:
+    """The row of the key with ``key_id`` and its owner, in one indexed query.
 
     The statement is built once per database connection from the models' fields (the ORM
     would compile the same ``select_related`` query on every request, which costs more than
@@ -274,10 +278,14 @@ def _lookup(key_id: str) -> APIKey | None:
         plan = conn.__dict__["_quickscale_key_lookup"] = _LookupPlan(conn)
     with conn.cursor() as cursor:
         cursor.execute(plan.sql, [key_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return plan.build(row)
+        return plan, cursor.fetchone()
+
+
+@dataclass(frozen=True)
+class _Stored:
+    secret_hash: str
+    pepper_version: int
+    environment: str
 
 
 def _column(model: Any, name: str) -> str:
@@ -312,7 +320,17 @@ class _LookupPlan:
                 self.converters.append((index, functions, col))
         self.connection = conn
         self.key_names = [f.attname for f in self.key_fields]
+        self.secret_index = self.key_names.index("secret_hash")
+        self.pepper_index = self.key_names.index("pepper_version")
+        self.environment_index = self.key_names.index("environment")
         self.user_names = [f.attname for f in self.user_fields]
+
+    def stored(self, row: tuple[Any, ...] | None) -> _Stored:
+        """What the secret is checked against; for no row, values that cannot match (and the
+        current pepper, so the HMAC costs the same)."""
+        if row is None:
+            return _Stored("0" * 64, pepper_version(), "")
+        return _Stored(row[self.secret_index], row[self.pepper_index], row[self.environment_index])
 
     def build(self, row: tuple[Any, ...]) -> APIKey:
         values = list(row)
