@@ -14,12 +14,14 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from quickscale.apikeys.keys import create_key
 from quickscale.apikeys.models import APIKey
+from quickscale.audit.log import MASK
 from quickscale.audit.models import AuditEvent
 from quickscale.audit.receivers import ALLAUTH_ACTIONS, connect_allauth
 from quickscale.billing.signals import billing_event
@@ -328,6 +330,40 @@ def test_debits_can_be_left_out_of_the_log(user: Any, new_events: Events) -> Non
 
     assert [event.action for event in new_events()] == ["credits.granted"]
     assert CreditTransaction.objects.filter(kind="debit").count() == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_debits_event_is_written_by_the_debits_own_statement(
+    user: Any, one_event: OneEvent
+) -> None:
+    ledger.grant(user, 10, source="purchase")
+
+    with CaptureQueriesContext(connection) as queries:
+        entry = as_request(lambda request: ledger.debit(user, 3, reason="report"), user=user)
+
+    assert len(queries) == 1, [query["sql"][:60] for query in queries]
+    event = one_event("credits.debited")
+    assert_event(event, actor=("user", user.pk), target=account_target(user))
+    assert event.changes == {"balance": ["10.00", "7.00"]}
+    assert event.metadata == {
+        "entry": entry.pk,
+        "owner": user.pk,
+        "amount": "-3.00",
+        "reason": "report",
+        "reference": "",
+    }
+
+
+@override_settings(QUICKSCALE_AUDIT_MASKED_FIELDS=["balance", "entry"])
+def test_masked_fields_stay_masked_in_credit_events(user: Any, one_event: OneEvent) -> None:
+    ledger.grant(user, 10, source="purchase")
+
+    ledger.debit(user, 3)
+
+    event = one_event("credits.debited")
+    assert event.changes == {"balance": [MASK, MASK]}
+    assert event.metadata["entry"] == MASK
+    assert event.metadata["amount"] == "-3.00"
 
 
 # -- billing ---------------------------------------------------------------------------------

@@ -281,12 +281,16 @@ def test_a_replay_returns_the_first_run_even_after_the_service_was_disabled(fund
     assert execute(funded, "echo", {"text": "hi"}, idempotency_key="req-9").pk == first.pk
 
 
-def test_an_inline_run_that_charges_less_gets_the_difference_back(funded: Any) -> None:
+def test_an_inline_run_that_charges_less_is_debited_only_what_it_charged(funded: Any) -> None:
     run = execute(funded, "inline-discount", {})
 
     assert run.cost == D(1)
     assert available(funded) == 19
-    assert CreditTransaction.objects.filter(kind="refund").count() == 1
+    # Charged after it ran: one debit of what it said, nothing to give back.
+    debit = CreditTransaction.objects.get(kind="debit")
+    assert debit.amount == D(-1)
+    assert run.charge_id == debit.pk
+    assert not CreditTransaction.objects.filter(kind="refund").exists()
     assert ledger.verify(funded) == []
 
 

@@ -27,7 +27,17 @@ from quickscale.audit.exceptions import InvalidAuditArgument
 from quickscale.audit.models import AuditEvent, Outcome
 from quickscale.core.context import Actor, Context, current, request_context
 
-__all__ = ["CURRENT", "MASK", "Target", "captures", "mask", "record"]
+__all__ = [
+    "CURRENT",
+    "MASK",
+    "Target",
+    "captures",
+    "event_values",
+    "insert_fragment",
+    "mask",
+    "masks",
+    "record",
+]
 
 #: ``record(actor=CURRENT)``: the actor of the current context (the default).
 CURRENT: Any = object()
@@ -69,8 +79,15 @@ class Target:
 
 def captures(action: str) -> bool:
     """Whether ``action`` is recorded under the current settings."""
-    capture = settings.QUICKSCALE_AUDIT_CAPTURE
-    exclude = settings.QUICKSCALE_AUDIT_EXCLUDE
+    return _captures(
+        action,
+        tuple(settings.QUICKSCALE_AUDIT_CAPTURE),
+        tuple(settings.QUICKSCALE_AUDIT_EXCLUDE),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _captures(action: str, capture: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     return any(_matches(action, pattern) for pattern in capture) and not any(
         _matches(action, pattern) for pattern in exclude
     )
@@ -101,6 +118,41 @@ def record(
     the request id, address and actor when no middleware set a context (e.g. a signal sent with
     the request). Raises ``InvalidAuditArgument`` for a malformed action or argument.
     """
+    values = event_values(
+        action,
+        actor=actor,
+        target=target,
+        changes=changes,
+        metadata=metadata,
+        outcome=outcome,
+        request=request,
+    )
+    if values is None:
+        return None
+    if using is None:
+        using = (
+            target._state.db
+            if isinstance(target, models.Model) and target._state.db
+            else router.db_for_write(AuditEvent)
+        )
+    pk, occurred_at = _insert(using, values)
+    stored = {**values, "id": pk, "occurred_at": occurred_at}
+    # Positional, as from a query: the model's fast path (keyword arguments cost far more).
+    return AuditEvent.from_db(using, _field_names(), [stored.get(name) for name in _field_names()])
+
+
+def event_values(
+    action: str,
+    *,
+    actor: Any = CURRENT,
+    target: models.Model | Target | None = None,
+    changes: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    outcome: str = "success",
+    request: Any = None,
+) -> dict[str, Any] | None:
+    """The column values :func:`record` writes for these arguments (masked, checked), or
+    ``None`` when the action is not captured. Raises ``InvalidAuditArgument`` as it does."""
     if not isinstance(action, str) or len(action) > 100 or not ACTION_RE.fullmatch(action):
         raise InvalidAuditArgument(
             f"action must be a dotted lowercase name such as 'apikey.revoked', not {action!r}."
@@ -132,16 +184,36 @@ def record(
         "changes": _document(changes, "changes", pairs=True),
         "metadata": _document(metadata, "metadata"),
     }
-    if using is None:
-        using = (
-            target._state.db
-            if isinstance(target, models.Model) and target._state.db
-            else router.db_for_write(AuditEvent)
-        )
-    pk, occurred_at = _insert(using, values)
-    stored = {**values, "id": pk, "occurred_at": occurred_at}
-    # Positional, as from a query: the model's fast path (keyword arguments cost far more).
-    return AuditEvent.from_db(using, _field_names(), [stored.get(name) for name in _field_names()])
+    return values
+
+
+def insert_fragment(
+    values: dict[str, Any], expressions: dict[str, str], source: str
+) -> tuple[str, list[Any]]:
+    """An ``INSERT`` of one event per row of ``source`` (a table or common table expression
+    of the statement it becomes part of), PostgreSQL only: the columns named in
+    ``expressions`` are SQL over ``source`` (without parameters) and over ``r``, the event
+    as :func:`event_values` gave it; the others are taken from ``r``. The values travel as
+    one JSON parameter."""
+    computed = tuple((column, expressions[column]) for column in COLUMNS if column in expressions)
+    return _fragment_sql(computed, source), [json.dumps(values, cls=DjangoJSONEncoder)]
+
+
+@functools.lru_cache(maxsize=64)
+def _fragment_sql(computed: tuple[tuple[str, str], ...], source: str) -> str:
+    sql_of = dict(computed)
+    table = '"' + AuditEvent._meta.db_table + '"'
+    selected = [sql_of.get(column, f"r.{column}") for column in COLUMNS]
+    return (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608
+        f"SELECT {', '.join(selected)} "
+        f"FROM jsonb_populate_record(NULL::{table}, %s::jsonb) AS r, {source}"
+    )
+
+
+def masks(key: str) -> bool:
+    """Whether values under ``key`` are masked (``QUICKSCALE_AUDIT_MASKED_FIELDS``)."""
+    return _sensitive(key, _fragments(tuple(settings.QUICKSCALE_AUDIT_MASKED_FIELDS)))
 
 
 @functools.cache
@@ -208,6 +280,8 @@ def _document(value: Any, name: str, *, pairs: bool = False) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise InvalidAuditArgument(f"{name} must be a dict, not {type(value).__name__}.")
+    if _plain(value, pairs):
+        return mask(value)  # already what the JSON round trip below would give, copied by mask
     try:
         text = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -223,13 +297,40 @@ def _document(value: Any, name: str, *, pairs: bool = False) -> dict[str, Any]:
     return mask(document)
 
 
+def _plain(document: dict[Any, Any], pairs: bool) -> bool:
+    """Whether ``document`` is flat JSON already: string keys, and values that are strings
+    without NUL, integers, booleans or ``None`` (``[old, new]`` pairs of them for changes)."""
+    for key, value in document.items():
+        if type(key) is not str:
+            return False
+        if pairs:
+            if type(value) is not list or len(value) != 2:
+                return False
+            if not (_plain_value(value[0]) and _plain_value(value[1])):
+                return False
+        elif not _plain_value(value):
+            return False
+    return True
+
+
+def _plain_value(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value
+    return kind is int or kind is bool or value is None
+
+
 def mask(document: Any) -> Any:
     """A copy of a JSON document with the values of sensitive keys replaced by ``MASK``."""
-    fragments = [fragment.lower() for fragment in settings.QUICKSCALE_AUDIT_MASKED_FIELDS]
-    return _mask(document, fragments)
+    return _mask(document, _fragments(tuple(settings.QUICKSCALE_AUDIT_MASKED_FIELDS)))
 
 
-def _mask(value: Any, fragments: list[str]) -> Any:
+@functools.lru_cache(maxsize=16)
+def _fragments(fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(fragment.lower() for fragment in fields)
+
+
+def _mask(value: Any, fragments: tuple[str, ...]) -> Any:
     if isinstance(value, dict):
         return {
             key: _hide(item) if _sensitive(key, fragments) else _mask(item, fragments)
@@ -240,7 +341,8 @@ def _mask(value: Any, fragments: list[str]) -> Any:
     return value
 
 
-def _sensitive(key: str, fragments: list[str]) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _sensitive(key: str, fragments: tuple[str, ...]) -> bool:
     lowered = key.lower()
     return any(fragment in lowered for fragment in fragments)
 

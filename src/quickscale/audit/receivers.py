@@ -12,9 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
-from quickscale.audit.log import CURRENT, Target, captures, record
+from quickscale.audit.log import (
+    CURRENT,
+    Target,
+    captures,
+    event_values,
+    insert_fragment,
+    masks,
+    record,
+)
+from quickscale.audit.models import AuditEvent
 from quickscale.core.context import current
 
 #: Ledger entry kinds recorded, and their actions.
@@ -63,9 +74,15 @@ def connect() -> None:
         key_signals.api_key_rolled.connect(key_rolled, dispatch_uid="quickscale_audit.key")
         key_signals.api_key_revoked.connect(key_revoked, dispatch_uid="quickscale_audit.key")
     if apps.is_installed("quickscale.credits"):
-        from quickscale.credits.signals import ledger_entry_written
+        from quickscale.credits.signals import ledger_entry_writing, ledger_entry_written
 
-        ledger_entry_written.connect(ledger_entry, dispatch_uid="quickscale_audit.ledger")
+        # On PostgreSQL the event is part of the entry's own statement; elsewhere it is one
+        # more INSERT in the entry's transaction. (The ledger writes to the default database.)
+        ledger_entry_writing.connect(
+            ledger_entry_in_statement, dispatch_uid="quickscale_audit.ledger"
+        )
+        if not in_statement(DEFAULT_DB_ALIAS):
+            ledger_entry_written.connect(ledger_entry, dispatch_uid="quickscale_audit.ledger")
     if apps.is_installed("quickscale.services"):
         from quickscale.services.signals import catalog_changed
 
@@ -215,31 +232,82 @@ def key_revoked(sender: Any, key: Any, by: Any = None, reason: str = "", **kwarg
 # -- credits ---------------------------------------------------------------------------------
 
 
-def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:
-    """Grants, debits, captures, adjustments and refunds; holds, releases, expiries and
-    bookkeeping entries are left to the ledger's own history."""
+def in_statement(using: str) -> bool:
+    """Whether events about ledger entries written to ``using`` ride in the entries' own
+    statements: on PostgreSQL, when the audit log is in the same database."""
+    return connections[using].vendor == "postgresql" and router.db_for_write(AuditEvent) == using
+
+
+def _credit_event(entry: Any, owner_id: Any, amount: Any, actor_id: Any, actor: Any) -> Any:
     action = CREDIT_ACTIONS.get(entry.kind)
     if action is None or not captures(action):
+        return None, None
+    from quickscale.credits.amounts import display
+    from quickscale.credits.models import CreditAccount
+
+    return action, {
+        "actor": actor if actor_id is not None else CURRENT,
+        # The owner is not loaded on the debit path: name the account by its owner's id.
+        "target": Target(CreditAccount._meta.label_lower, "", f"credits of user {owner_id}"),
+        "metadata": {
+            "entry": 0,  # set in SQL (or by the caller); a placeholder that masking would hide
+            "owner": owner_id,
+            "amount": display(amount),
+            "reason": entry.reason,
+            "reference": entry.reference,
+        },
+    }
+
+
+def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
+    """Grants, debits, captures, adjustments and refunds, as part of the entry's statement
+    (receiver of ``ledger_entry_writing``): the account, the entry's id and the balances are
+    read from the entry as it is written."""
+    if not in_statement(entry.using):
+        return
+    action, event = _credit_event(
+        entry, entry.owner_id, entry.amount, getattr(entry.actor, "pk", None), entry.actor
+    )
+    if event is None:
+        return
+    values = event_values(action, changes={"balance": ["", ""]}, **event)  # set in SQL
+    if values is None:
+        return
+    new = "quickscale_entry"
+    places = int(settings.QUICKSCALE_CREDITS_DECIMAL_PLACES)
+    expressions = {"target_id": f"{new}.account_id::text"}
+    if not masks("balance"):
+        expressions["changes"] = (
+            f"jsonb_build_object('balance', jsonb_build_array(round({new}.balance_after - "
+            f"{new}.amount, {places})::text, round({new}.balance_after, {places})::text))"
+        )
+    if not masks("entry"):
+        expressions["metadata"] = f"r.metadata || jsonb_build_object('entry', {new}.id)"
+    entry.write_with(*insert_fragment(values, expressions, new))
+
+
+def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:
+    """Grants, debits, captures, adjustments and refunds, one more INSERT in the entry's
+    transaction (receiver of ``ledger_entry_written``, where events cannot ride in the
+    entry's statement); holds, releases, expiries and bookkeeping entries are left to the
+    ledger's own history."""
+    if in_statement(entry._state.db):
+        return  # recorded by ledger_entry_in_statement
+    action, event = _credit_event(
+        entry, account.owner_id, entry.amount, entry.actor_id, entry.actor
+    )
+    if event is None:
         return
     from quickscale.credits.amounts import display
 
     before = account.balance - entry.amount
+    event["target"] = Target(event["target"].type, str(account.pk), event["target"].repr)
+    event["metadata"]["entry"] = entry.pk
     record(
         action,
-        actor=entry.actor if entry.actor_id is not None else CURRENT,
-        # The owner is not loaded on the debit path: name the account by its owner's id.
-        target=Target(
-            account._meta.label_lower, str(account.pk), f"credits of user {account.owner_id}"
-        ),
         changes={"balance": [display(before), display(account.balance)]},
-        metadata={
-            "entry": entry.pk,
-            "owner": account.owner_id,
-            "amount": display(entry.amount),
-            "reason": entry.reason,
-            "reference": entry.reference,
-        },
         using=entry._state.db,
+        **event,
     )
 
 

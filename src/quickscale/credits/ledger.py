@@ -23,8 +23,8 @@ import functools
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -34,6 +34,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models import signals as model_signals
 from django.utils import timezone
 
 from quickscale.credits import signals
@@ -66,8 +67,10 @@ from quickscale.credits.models import (
 
 __all__ = [
     "Balance",
+    "Companion",
     "GrantBalance",
     "Page",
+    "PendingEntry",
     "Problem",
     "Revocation",
     "adjust",
@@ -81,6 +84,7 @@ __all__ = [
     "grant",
     "grants",
     "hold",
+    "insufficient_credits",
     "refund",
     "release",
     "release_expired_holds",
@@ -116,6 +120,41 @@ class Page:
 
     items: list[CreditTransaction]
     next_cursor: int | None
+
+
+#: A statement written together with a ledger entry, on PostgreSQL: SQL (with ``%s``
+#: placeholders) that may read the entry just written from the common table expression
+#: ``quickscale_entry`` (every column of its table), and its parameters. It becomes part of the
+#: entry's own statement: no round trip of its own, and atomic with the entry.
+Companion = tuple[str, Sequence[Any]]
+
+#: The name under which a companion reads the entry being written.
+ENTRY_CTE = "quickscale_entry"
+
+
+@dataclass
+class PendingEntry:
+    """A ledger entry about to be written, as receivers of ``ledger_entry_writing`` see it.
+
+    Its id, the account's id and the balances are not known yet: a companion reads them from
+    ``quickscale_entry`` in SQL (``balance_after``, ``held_after``, ``account_id``, ``id``...).
+    """
+
+    kind: str
+    owner_id: Any
+    #: Signed, as stored: a debit's is negative.
+    amount: Decimal
+    actor: Any
+    reason: str
+    reference: str
+    metadata: dict[str, Any]
+    #: The database alias the entry is written to.
+    using: str
+    companions: list[Companion] = field(default_factory=list)
+
+    def write_with(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Write ``sql`` in the same statement as this entry (see :data:`Companion`)."""
+        self.companions.append((sql, list(params)))
 
 
 @dataclass(frozen=True)
@@ -384,7 +423,8 @@ def _store_account(account: CreditAccount, now: datetime) -> None:
     )
 
 
-def _insufficient(available: Decimal, required: Decimal) -> InsufficientCredits:
+def insufficient_credits(available: Decimal, required: Decimal) -> InsufficientCredits:
+    """The error for ``required`` credits when only ``available`` are (it names both)."""
     return InsufficientCredits(
         f"{display(required)} credits are needed but only {display(available)} are available.",
         details={"available": display(available), "required": display(required)},
@@ -498,9 +538,10 @@ def _record(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     digest: str = "",
+    companions: list[Companion] | None = None,
     **links: Any,
 ) -> CreditTransaction:
-    entry = CreditTransaction.objects.create(
+    entry = CreditTransaction(
         account=account,
         kind=kind,
         amount=amount,
@@ -516,8 +557,82 @@ def _record(
         request_digest=digest,
         **links,
     )
+    if companions is None:
+        companions = _companions(
+            kind, account.owner_id, amount, actor, reason, reference, entry.metadata
+        )
+    if companions:
+        _insert_entry(entry, companions)
+    else:
+        entry.save(force_insert=True)
     _announce(entry, account)
     return entry
+
+
+def _companions(
+    kind: str,
+    owner_id: Any,
+    amount: Decimal,
+    actor: Any,
+    reason: str,
+    reference: str,
+    metadata: dict[str, Any],
+    also: Sequence[Companion] = (),
+) -> list[Companion]:
+    """The caller's companions of an entry and those of ``ledger_entry_writing``'s receivers
+    (PostgreSQL only: elsewhere the signal is not sent)."""
+    companions = list(also)
+    if connection.vendor == "postgresql" and signals.ledger_entry_writing.receivers:
+        pending = PendingEntry(
+            kind, owner_id, amount, actor, reason, reference, metadata, connection.alias
+        )
+        signals.ledger_entry_writing.send(sender=CreditTransaction, entry=pending)
+        companions += pending.companions
+    return companions
+
+
+def _with_companions(companions: Sequence[Companion]) -> tuple[str, list[Any]]:
+    """The ``, c0 AS (...), c1 AS (...)`` part of a statement and its parameters."""
+    sql, params = "", []
+    for number, (fragment, values) in enumerate(companions):
+        sql += f", quickscale_companion_{number} AS ({fragment})"
+        params += list(values)
+    return sql, params
+
+
+def _insert_entry(entry: CreditTransaction, companions: Sequence[Companion]) -> None:
+    """INSERT ``entry`` and its companions in one statement (PostgreSQL). The model's
+    ``pre_save``/``post_save`` signals are sent as ``save()`` would send them."""
+    alias = connection.alias
+    meta = CreditTransaction._meta
+    if model_signals.pre_save.has_listeners(CreditTransaction):
+        model_signals.pre_save.send(
+            sender=CreditTransaction, instance=entry, raw=False, using=alias, update_fields=None
+        )
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
+    quote = connection.ops.quote_name
+    extra_sql, extra_params = _with_companions(companions)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {ENTRY_CTE} AS (INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *){extra_sql} "
+            f"SELECT {quote(meta.pk.column)} FROM {ENTRY_CTE}",
+            [*values, *extra_params],
+        )
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = alias
+    if model_signals.post_save.has_listeners(CreditTransaction):
+        model_signals.post_save.send(
+            sender=CreditTransaction,
+            instance=entry,
+            created=True,
+            update_fields=None,
+            raw=False,
+            using=alias,
+        )
 
 
 def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
@@ -632,10 +747,10 @@ def _consume(
     its grants. A debit lowers the balance; a hold raises the held credits instead."""
     account, now = _lock_account(owner_id)
     if account is None:
-        raise _insufficient(ZERO, amount)
+        raise insufficient_credits(ZERO, amount)
     _expire_account(account, now)
     if account.available < amount:
-        raise _insufficient(account.available, amount)
+        raise insufficient_credits(account.available, amount)
     allocations = _take_from_grants(account, amount, now)
     if hold:
         account.held += amount
@@ -645,15 +760,20 @@ def _consume(
     return account, allocations, now
 
 
-def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> CreditTransaction | None:
+def _fast_debit(
+    owner_id: Any,
+    amount: Decimal,
+    fields: dict[str, Any],
+    companions: Sequence[Companion] = (),
+) -> CreditTransaction | None:
     """Debit without touching grants while none is about to expire, or return ``None``.
 
     The credits join ``unallocated`` (see the module docstring). On PostgreSQL this is ONE
-    statement, the conditional UPDATE of the account and the INSERT of its entry joined in a
-    data-modifying ``WITH``: one round trip, atomic by itself, so it needs neither a
-    transaction nor a savepoint of its own. It may wait for the account's lock; a grant that
-    came due meanwhile makes it change nothing (see ``_fast_debit_sql``), and the exact path
-    runs instead.
+    statement, the conditional UPDATE of the account and the INSERT of its entry (and its
+    ``companions``) joined in a data-modifying ``WITH``: one round trip, atomic by itself, so
+    it needs neither a transaction nor a savepoint of its own. It may wait for the account's
+    lock; a grant that came due meanwhile makes it change nothing (see ``_fast_debit_sql``),
+    and the exact path runs instead.
     """
     if connection.vendor != "postgresql":
         account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
@@ -671,20 +791,28 @@ def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> Credi
         )
         return _record(account, TransactionKind.DEBIT, amount=-amount, **fields)
     now = timezone.now()
+    actor = fields["actor"]
+    extra_sql, extra_params = _with_companions(companions)
     with connection.cursor() as cursor:
         cursor.execute(
-            _fast_debit_sql(),
-            {
-                "amount": amount,
-                "now": now,
-                "owner": owner_id,
-                "actor": fields["actor"].pk if fields["actor"] is not None else None,
-                "reason": fields["reason"],
-                "reference": fields["reference"],
-                "metadata": json.dumps(fields["metadata"]),
-                "key": fields["idempotency_key"],
-                "digest": fields["digest"],
-            },
+            _fast_debit_sql() % {"companions": extra_sql},
+            [
+                owner_id,  # l
+                amount,  # a
+                amount,
+                now,
+                amount,
+                now,
+                -amount,  # the entry
+                actor.pk if actor is not None else None,
+                fields["reason"],
+                fields["reference"],
+                json.dumps(fields["metadata"]),
+                fields["idempotency_key"],
+                fields["digest"],
+                now,
+                *extra_params,
+            ],
         )
         row = cursor.fetchone()
     if row is None:
@@ -704,7 +832,7 @@ def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> Credi
         "grant_id": None,
         "hold_id": None,
         "refund_of_id": None,
-        "actor_id": fields["actor"].pk if fields["actor"] is not None else None,
+        "actor_id": actor.pk if actor is not None else None,
         "reason": fields["reason"],
         "reference": fields["reference"],
         "metadata": fields["metadata"],
@@ -716,8 +844,8 @@ def _fast_debit(owner_id: Any, amount: Decimal, fields: dict[str, Any]) -> Credi
         connection.alias, _ENTRY_NAMES, [values[name] for name in _ENTRY_NAMES]
     )
     _ENTRY_ACCOUNT.set_cached_value(entry, account)
-    if fields["actor"] is not None:
-        _ENTRY_ACTOR.set_cached_value(entry, fields["actor"])
+    if actor is not None:
+        _ENTRY_ACTOR.set_cached_value(entry, actor)
     _announce(entry, account)
     return entry
 
@@ -730,6 +858,8 @@ _ENTRY_ACTOR: Any = CreditTransaction._meta.get_field("actor")
 
 @functools.cache
 def _fast_debit_sql() -> str:
+    """The debit's one statement, with ``%(companions)s`` where its companions go (every
+    other ``%`` is doubled) and positional parameters."""
     accounts = CreditAccount._meta.db_table
     entries = CreditTransaction._meta.db_table
     columns = ", ".join(f"a.{field.column}" for field in CreditAccount._meta.concrete_fields)
@@ -740,17 +870,17 @@ def _fast_debit_sql() -> str:
     # again against the new row).
     return (
         "WITH l AS MATERIALIZED ("  # noqa: S608
-        f"SELECT id, next_expiry FROM {accounts} WHERE owner_id = %(owner)s FOR UPDATE), "
-        f"a AS (UPDATE {accounts} SET balance = balance - %(amount)s, "
-        "unallocated = unallocated + %(amount)s, updated_at = %(now)s FROM l "
-        f"WHERE {accounts}.id = l.id AND balance - held >= %(amount)s AND (l.next_expiry IS NULL "
-        "OR l.next_expiry > %(now)s + (clock_timestamp() - statement_timestamp())) "
+        f"SELECT id, next_expiry FROM {accounts} WHERE owner_id = %%s FOR UPDATE), "
+        f"a AS (UPDATE {accounts} SET balance = balance - %%s, "
+        "unallocated = unallocated + %%s, updated_at = %%s FROM l "
+        f"WHERE {accounts}.id = l.id AND balance - held >= %%s AND (l.next_expiry IS NULL "
+        "OR l.next_expiry > %%s + (clock_timestamp() - statement_timestamp())) "
         f"RETURNING {accounts}.*), "
-        f"e AS (INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "
-        "held_after, allocations, actor_id, reason, reference, metadata, idempotency_key, "
-        "request_digest, created_at) SELECT a.id, 'debit', -%(amount)s, 0, a.balance, a.held, "
-        "'[]', %(actor)s, %(reason)s, %(reference)s, %(metadata)s::jsonb, %(key)s, "
-        f"%(digest)s, %(now)s FROM a RETURNING id) SELECT e.id, {columns} FROM a, e"
+        f"{ENTRY_CTE} AS (INSERT INTO {entries} (account_id, kind, amount, held_delta, "
+        "balance_after, held_after, allocations, actor_id, reason, reference, metadata, "
+        "idempotency_key, request_digest, created_at) SELECT a.id, 'debit', %%s, 0, a.balance, "
+        "a.held, '[]', %%s, %%s, %%s, %%s::jsonb, %%s, %%s, %%s FROM a RETURNING *)"
+        f"%(companions)s SELECT {ENTRY_CTE}.id, {columns} FROM a, {ENTRY_CTE}"
     )
 
 
@@ -763,15 +893,27 @@ def debit(
     reference: str = "",
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    also: Sequence[Companion] = (),
 ) -> CreditTransaction:
     """Spend credits now. Raises ``InsufficientCredits`` (and changes nothing) when the
-    available credits do not cover ``amount``."""
+    available credits do not cover ``amount``.
+
+    ``also`` (PostgreSQL only) are statements written in the same statement as the entry
+    (see :data:`Companion`): a row that records what the credits paid for commits with the
+    debit, or neither does, without a round trip or a transaction of its own. They are not
+    run again when an ``idempotency_key`` replays the first debit.
+    """
     owner_id = _owner_id(owner)
     actor = _actor(actor)
     amount = to_amount(amount)
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
     check_idempotency_key(idempotency_key)
+    if also and connection.vendor != "postgresql":
+        raise InvalidArgument(
+            f"also= needs PostgreSQL; the database is {connection.vendor}.",
+            details={"field": "also"},
+        )
     digest = _digest("debit", amount=amount, reference=reference)
 
     fields = {
@@ -784,6 +926,9 @@ def debit(
     }
 
     def write() -> CreditTransaction:
+        companions = _companions(
+            TransactionKind.DEBIT, owner_id, -amount, actor, reason, reference, metadata, also
+        )
         fast = True
         if (
             idempotency_key is None
@@ -794,12 +939,12 @@ def debit(
             # key, a replay's failed INSERT must roll back to a savepoint instead; receivers of
             # ledger_entry_written write in the debit's transaction, so outside the caller's
             # own transaction they need one.)
-            entry = _fast_debit(owner_id, amount, fields)
+            entry = _fast_debit(owner_id, amount, fields, companions)
             if entry is not None:
                 return entry
             fast = False
         with transaction.atomic():
-            entry = _fast_debit(owner_id, amount, fields) if fast else None
+            entry = _fast_debit(owner_id, amount, fields, companions) if fast else None
             if entry is not None:
                 return entry
             account, allocations, _ = _consume(owner_id, amount, hold=False)
@@ -808,6 +953,7 @@ def debit(
                 TransactionKind.DEBIT,
                 amount=-amount,
                 allocations=_spent(allocations),
+                companions=companions,
                 **fields,
             )
 

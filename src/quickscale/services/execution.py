@@ -31,7 +31,7 @@ from django.utils import timezone
 from quickscale.credits import ledger
 from quickscale.credits.amounts import quantize, to_amount
 from quickscale.credits.exceptions import IdempotencyConflict, InvalidOperation
-from quickscale.credits.models import CreditHold, HoldState
+from quickscale.credits.models import CreditAccount, CreditHold, HoldState
 from quickscale.services import signals
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import (
@@ -59,6 +59,8 @@ class Prepared:
     digest: str
     #: An id reserved for the run (PostgreSQL), so an inline run is written once, whole.
     run_id: int | None = None
+    #: The user's available credits as the catalog query read them (``None``: no user given).
+    available: Decimal | None = None
 
 
 #: The catalog fields announced by ``catalog_changed``.
@@ -98,22 +100,24 @@ def catalog_entry(service: type[BaseService], using: str = "default") -> Service
     return entry
 
 
-def _catalog_row(slug: str) -> tuple[Service | None, int | None]:
-    """The catalog row of ``slug`` and, on PostgreSQL, an id for a run of it taken from the
-    runs' sequence, in one query (the statement is built once per connection)."""
+def _catalog_row(
+    slug: str, owner_id: Any = None
+) -> tuple[Service | None, int | None, Decimal | None]:
+    """The catalog row of ``slug``, the credits ``owner_id`` has available (``None`` without
+    an owner) and, on PostgreSQL, an id for a run of it taken from the runs' sequence, in one
+    query (the statement is built once per connection)."""
     conn = connections[router.db_for_read(Service)]
     plan = conn.__dict__.get("_quickscale_catalog_row")
     if plan is None:
         plan = conn.__dict__["_quickscale_catalog_row"] = _catalog_plan(conn)
     sql, names = plan
     with conn.cursor() as cursor:
-        cursor.execute(sql, [slug])
+        cursor.execute(sql, [owner_id, slug])
         row = cursor.fetchone()
     if row is None:
-        return None, None
-    if conn.vendor == "postgresql":
-        return Service.from_db(conn.alias, names, row[1:]), row[0]
-    return Service.from_db(conn.alias, names, row), None
+        return None, None, None
+    available = None if owner_id is None else Decimal(row[1] if row[1] is not None else 0)
+    return Service.from_db(conn.alias, names, row[2:]), row[0], available
 
 
 def _catalog_plan(conn: Any) -> tuple[str, list[str]]:
@@ -123,6 +127,10 @@ def _catalog_plan(conn: Any) -> tuple[str, list[str]]:
     table = quote(Service._meta.db_table)
     slug_field: Any = Service._meta.get_field("slug")
     where = f"WHERE {quote(slug_field.column)} = %s"
+    # What the debit will check, read ahead so a run the user cannot pay for never starts.
+    # Never more than the debit would find: unswept expired credits only lower it.
+    accounts = quote(CreditAccount._meta.db_table)
+    available = f"(SELECT balance - held FROM {accounts} WHERE owner_id = %s)"  # noqa: S608
     if conn.vendor == "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(
@@ -131,9 +139,10 @@ def _catalog_plan(conn: Any) -> tuple[str, list[str]]:
             )
             sequence = cursor.fetchone()[0]
         literal = "'" + sequence.replace("'", "''").replace("%", "%%") + "'"
-        sql = f"SELECT nextval({literal}), {columns} FROM {table} {where}"  # noqa: S608
+        run_id = f"nextval({literal})"
     else:
-        sql = f"SELECT {columns} FROM {table} {where}"  # noqa: S608
+        run_id = "NULL"
+    sql = f"SELECT {run_id}, {available}, {columns} FROM {table} {where}"  # noqa: S608
     return sql, [field.attname for field in fields]
 
 
@@ -211,13 +220,17 @@ def input_digest(slug: str, data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def prepare(slug: str, data: Any, digest: str | None = None) -> Prepared:
-    """Look the service up, check it may run and validate ``data``; charges nothing."""
+def prepare(slug: str, data: Any, digest: str | None = None, *, user: Any = None) -> Prepared:
+    """Look the service up, check it may run and validate ``data``; charges nothing. With a
+    ``user``, their available credits are read in the same query (``Prepared.available``)."""
     digest = digest or input_digest(slug, data)
     service_class = registry.get(slug)
-    entry, run_id = _catalog_row(slug)
+    entry, run_id, available = _catalog_row(slug, getattr(user, "pk", None))
     if entry is None:  # deployed since the last migrate: the row is made on first use
-        entry = catalog_entry(service_class)
+        catalog_entry(service_class)
+        entry, run_id, available = _catalog_row(slug, getattr(user, "pk", None))
+        if entry is None:  # another database than the catalog's default
+            entry = catalog_entry(service_class)
     if not entry.enabled:
         raise ServiceDisabled(f"The service {slug!r} is disabled.", details={"service": slug})
     service = service_class()
@@ -226,7 +239,7 @@ def prepare(slug: str, data: Any, digest: str | None = None) -> Prepared:
             f"The service {slug!r} is not configured on this site.", details={"service": slug}
         )
     clean = validate_input(service, data)
-    return Prepared(service, entry, clean, price(service, entry, clean), digest, run_id)
+    return Prepared(service, entry, clean, price(service, entry, clean), digest, run_id, available)
 
 
 def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
@@ -275,7 +288,10 @@ def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = No
         first = _first_run(user, idempotency_key, slug, digest)
         if first is not None:
             return first
-    prepared = prepare(slug, data, digest)
+    prepared = prepare(slug, data, digest, user=user)
+    if prepared.price and (prepared.available or 0) < prepared.price:
+        # The debit or hold would refuse it: refuse before the service runs.
+        raise ledger.insufficient_credits(prepared.available or Decimal(0), prepared.price)
     try:
         if prepared.service.mode == "inline":
             return _run_inline(user, prepared, idempotency_key)
@@ -470,6 +486,7 @@ def _finish(
     output: Any = None,
     error: str = "",
     insert: bool = False,
+    save: bool = True,
 ) -> None:
     run.status = status
     run.cost = cost
@@ -478,12 +495,15 @@ def _finish(
     run.finished_at = timezone.now()
     if started is not None:
         run.duration_ms = int((time.monotonic() - started) * 1000)
+    if not save:
+        return
     if insert:
         _insert(run)
         return
-    run.save(
-        update_fields=["status", "cost", "output", "error", "finished_at", "duration_ms", "charge"]
-    )
+    run.save(update_fields=_FINISHED_FIELDS)
+
+
+_FINISHED_FIELDS = ["status", "cost", "output", "error", "finished_at", "duration_ms", "charge"]
 
 
 _RUN_FIELDS = ServiceRun._meta.concrete_fields
@@ -514,42 +534,78 @@ def _insert(run: ServiceRun) -> None:
     own conversion. With ``pre_save``/``post_save`` receivers for runs, the ORM does it, so
     they are sent.
     """
-    if (
-        run.pk is None
-        or model_signals.pre_save.has_listeners(ServiceRun)
-        or model_signals.post_save.has_listeners(ServiceRun)
-    ):
+    if run.pk is None or _save_signals():
         run.save(force_insert=True)
         return
     conn = connections[router.db_for_write(ServiceRun)]
-    plan = conn.__dict__.get("_quickscale_run_insert")
-    if plan is None:
-        quote = conn.ops.quote_name
-        fields = ServiceRun._meta.concrete_fields
-        sql = (
-            f"INSERT INTO {quote(ServiceRun._meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(str(field.column)) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})"
-        )
-        # Fields that set their own value on save (auto_now, auto_now_add).
-        automatic = [
+    plan = _insert_plan(conn)
+    with conn.cursor() as cursor:
+        cursor.execute(plan.values_sql, _run_values(run, plan, conn))
+    run._state.adding = False
+    run._state.db = conn.alias
+
+
+def _insert_with_entry(run: ServiceRun) -> ledger.Companion:
+    """The INSERT of a new run as a companion of its debit: ``charge`` is the entry the same
+    statement writes (``quickscale_entry``)."""
+    conn = connections[router.db_for_write(ServiceRun)]
+    plan = _insert_plan(conn)
+    values = _run_values(run, plan, conn)
+    del values[plan.charge_index]
+    return plan.with_entry_sql, values
+
+
+def _save_signals() -> bool:
+    return model_signals.pre_save.has_listeners(
+        ServiceRun
+    ) or model_signals.post_save.has_listeners(ServiceRun)
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    values_sql: str
+    with_entry_sql: str
+    fields: list[Any]
+    #: Fields that set their own value on save (auto_now, auto_now_add).
+    automatic: list[Any]
+    charge_index: int
+
+
+def _insert_plan(conn: Any) -> _InsertPlan:
+    plan: _InsertPlan | None = conn.__dict__.get("_quickscale_run_insert")
+    if plan is not None:
+        return plan
+    quote = conn.ops.quote_name
+    fields = list(ServiceRun._meta.concrete_fields)
+    charge_index = fields.index(ServiceRun._meta.get_field("charge"))
+    head = (
+        f"INSERT INTO {quote(ServiceRun._meta.db_table)} "
+        f"({', '.join(quote(str(field.column)) for field in fields)}) "
+    )
+    selected = ["%s"] * len(fields)
+    selected[charge_index] = f"{ledger.ENTRY_CTE}.id"
+    plan = _InsertPlan(
+        values_sql=head + f"VALUES ({', '.join(['%s'] * len(fields))})",
+        with_entry_sql=head + f"SELECT {', '.join(selected)} FROM {ledger.ENTRY_CTE}",  # noqa: S608
+        fields=fields,
+        automatic=[
             field
             for field in fields
             if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-        ]
-        plan = conn.__dict__["_quickscale_run_insert"] = (sql, fields, automatic)
-    sql, fields, automatic = plan
-    for field in automatic:
+        ],
+        charge_index=charge_index,
+    )
+    conn.__dict__["_quickscale_run_insert"] = plan
+    return plan
+
+
+def _run_values(run: ServiceRun, plan: _InsertPlan, conn: Any) -> list[Any]:
+    for field in plan.automatic:
         field.pre_save(run, True)
-    values = [getattr(run, field.attname) for field in fields]
-    values = [
+    return [
         None if value is None else field.get_db_prep_save(value, conn)
-        for field, value in zip(fields, values, strict=True)
+        for field, value in ((field, getattr(run, field.attname)) for field in plan.fields)
     ]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, values)
-    run._state.adding = False
-    run._state.db = conn.alias
 
 
 class _RunFailed(Exception):
@@ -559,6 +615,14 @@ class _RunFailed(Exception):
 
 
 def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
+    """Run, then charge what the run said it cost and record it, all or nothing.
+
+    On PostgreSQL, with an id reserved and no idempotency key, the debit and the run's INSERT
+    are one statement. When the service sent no SQL of its own, that statement runs after the
+    (empty) transaction, atomic on its own: one round trip for the whole charge and record.
+    Otherwise, and for a run written first (no reserved id, or an idempotency key that a
+    concurrent retry must wait on), the charge joins the transaction of the service's writes.
+    """
     service = prepared.service
     started = time.monotonic()
     run = _new_run(
@@ -572,46 +636,30 @@ def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
         idempotency_key=key,
         started_at=timezone.now(),
     )
+    conn = connections[router.db_for_write(ServiceRun)]
+    together = (
+        run.id is not None
+        and key is None
+        and conn.vendor == "postgresql"
+        and conn.alias == connection.alias  # the ledger's database
+        and not _save_signals()
+    )
+    outer = conn.in_atomic_block
     try:
-        with transaction.atomic():
-            if run.id is None or key is not None:
-                # Written first when no id could be reserved (SQLite), since the debit refers
-                # to it, and when the run has an idempotency key: a concurrent retry then waits
-                # on the key's unique index instead of running the service a second time.
+        with transaction.atomic(using=conn.alias):
+            if not together:
                 run.save(force_insert=True)
-            charge = None
-            if prepared.price:
-                # No idempotency key of its own: the debit commits or rolls back with the run.
-                charge = ledger.debit(
-                    user,
-                    prepared.price,
-                    reason=f"service {service.slug}",
-                    reference=_reference(run),
-                )
-                run.balance_after = charge.balance_after
             ctx = RunContext(user=user, run=run, cost=prepared.price)
             try:
                 output = _call_inline(service, ctx, prepared.data, started)
-            except Exception as error:  # rolls the run and its debit back; recorded below
+            except Exception as error:  # rolls the run and its writes back; recorded below
                 raise _RunFailed(error) from error
-            if charge is not None and ctx.charged < prepared.price:
-                # The run said it cost less (ctx.charge): give the difference back at once.
-                refund = ledger.refund(
-                    charge,
-                    prepared.price - ctx.charged,
-                    reason=f"service {service.slug}: charged less",
-                    idempotency_key=f"{_reference(run)}:refund",
-                )
-                run.balance_after = refund.balance_after
-            run.charge = charge
-            _finish(
-                run,
-                started,
-                RunStatus.SUCCEEDED,
-                cost=ctx.charged,
-                output=output,
-                insert=run._state.adding,
-            )
+            _finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output, save=False)
+            later = together and not outer and not _in_transaction(conn)
+            if not later:
+                _charge(user, run, service, insert=together)
+        if later:
+            _charge(user, run, service, insert=True)
     except _RunFailed as failure:
         logger.warning("Service %s inline run failed: %s", service.slug, failure.error)
         run = ServiceRun.objects.create(
@@ -634,6 +682,43 @@ def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
         return run
     _hook(service.on_success, ctx, output)
     return run
+
+
+def _in_transaction(conn: Any) -> bool:
+    """Whether ``conn`` has begun a transaction on the server (False: nothing was sent since
+    the last commit, so an empty ``atomic`` block costs no round trip)."""
+    raw = conn.connection
+    if raw is None:
+        return False
+    info = getattr(raw, "info", None)  # psycopg 3
+    if info is not None:
+        return bool(info.transaction_status != 0)  # TransactionStatus.IDLE
+    status = getattr(raw, "get_transaction_status", None)  # psycopg2
+    return True if status is None else bool(status() != 0)
+
+
+def _charge(user: Any, run: ServiceRun, service: BaseService, *, insert: bool) -> None:
+    """Debit what the finished ``run`` costs and write it: INSERT it in the debit's own
+    statement (``insert``, PostgreSQL) or UPDATE the row written first."""
+    if run.cost:
+        companions = [_insert_with_entry(run)] if insert else []
+        charge = ledger.debit(
+            user,
+            run.cost,
+            reason=f"service {service.slug}",
+            reference=_reference(run),
+            also=companions,
+        )
+        run.charge = charge
+        run.balance_after = charge.balance_after
+        if insert:
+            run._state.adding = False
+            run._state.db = charge._state.db
+            return
+    if insert:
+        _insert(run)
+        return
+    run.save(update_fields=_FINISHED_FIELDS)
 
 
 def _as_json(output: Any) -> Any:
