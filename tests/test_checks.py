@@ -73,6 +73,8 @@ def test_default_settings_pass_each_app_check(check: Any) -> None:
         (apikeys_checks, "QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT", "10", "quickscale_apikeys.E007"),
         (apikeys_checks, "QUICKSCALE_APIKEYS_ROLL_GRACE", -1, "quickscale_apikeys.E008"),
         (apikeys_checks, "QUICKSCALE_APIKEYS_CACHE", "redis", "quickscale_apikeys.E009"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE", 1, "quickscale_apikeys.E010"),
+        (apikeys_checks, "QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE", "1%", "quickscale_apikeys.E010"),
         (audit_checks, "QUICKSCALE_AUDIT_SEAL_BATCH_SIZE", 0, "quickscale_audit.E001"),
         (audit_checks, "QUICKSCALE_AUDIT_RETENTION_DAYS", 0, "quickscale_audit.E002"),
         (audit_checks, "QUICKSCALE_AUDIT_CAPTURE", "*", "quickscale_audit.E003"),

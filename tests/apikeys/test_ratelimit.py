@@ -95,3 +95,69 @@ def test_a_key_past_its_limit_gets_429_through_the_middleware(rate_cache: str, u
     statuses = [client.get(URL).status_code for _ in range(3)]
 
     assert statuses == [200, 200, 429]
+
+
+def test_a_lease_admits_a_share_of_the_limit_with_one_cache_call(
+    rate_cache: str, settings: Any
+) -> None:
+    settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE = 0.1
+    start, _ = ratelimit._window()
+    counter = f"quickscale:rate:key:k1:{start}"
+
+    ratelimit.admit("192.0.2.1", "k1", 100)
+    assert caches["rates"].get(counter) == 10  # a lease of 10: this request and 9 more
+
+    caches["rates"].set(counter, 999)  # were the cache asked again, it would refuse
+    for _ in range(9):
+        ratelimit.admit("192.0.2.1", "k1", 100)
+    with pytest.raises(RateLimited):
+        ratelimit.admit("192.0.2.1", "k1", 100)  # the lease is used up: the shared count says no
+
+
+def test_processes_sharing_a_key_never_admit_more_than_its_limit(
+    rate_cache: str, settings: Any
+) -> None:
+    settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE = 0.2  # leases of 5 out of 23
+    admitted = 0
+    refused = 0
+    # Three processes take turns: each keeps its own leases (swapped in and out here).
+    leases: list[dict[str, int]] = [{}, {}, {}]
+    for turn in range(60):
+        process = turn % 3
+        ratelimit._leases.clear()
+        ratelimit._leases.update(leases[process])
+        try:
+            ratelimit.admit("192.0.2.1", "shared", 23)
+            admitted += 1
+        except RateLimited:
+            refused += 1
+        leases[process] = dict(ratelimit._leases)
+
+    assert admitted == 23  # the turns spread evenly, so no process is left holding counts
+    assert refused == 37
+
+
+def test_a_lease_holder_leaves_the_others_at_most_its_unused_counts_short(
+    rate_cache: str, settings: Any
+) -> None:
+    settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE = 0.2
+    ratelimit.admit("192.0.2.1", "held", 20)  # process A leases 4 and uses 1
+    ratelimit.reset()  # process B
+    admitted = 0
+    for _ in range(30):
+        try:
+            ratelimit.admit("192.0.2.1", "held", 20)
+            admitted += 1
+        except RateLimited:
+            break
+
+    assert admitted == 16  # 20 less the 4 A leased (1 used, 3 unused)
+
+
+def test_with_no_lease_every_request_is_counted(rate_cache: str, settings: Any) -> None:
+    settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE = 0
+    ratelimit.admit("192.0.2.1", "k1", 1000)
+    ratelimit.admit("192.0.2.1", "k1", 1000)
+
+    start, _ = ratelimit._window()
+    assert caches["rates"].get(f"quickscale:rate:key:k1:{start}") == 2

@@ -87,6 +87,16 @@ def check_settings(
         error = integer_setting_error(name, check_id, minimum=minimum)
         if error is not None:
             errors.append(error)
+    lease = settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 <= lease < 1:
+        errors.append(
+            checks.Error(
+                f"QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE is {lease!r}, which is not a number from 0 "
+                "up to (not including) 1.",
+                hint="Use a small share such as 0.01, or 0 to count every request.",
+                id="quickscale_apikeys.E010",
+            )
+        )
     if settings.QUICKSCALE_APIKEYS_CACHE not in settings.CACHES:
         errors.append(
             checks.Error(

@@ -1,11 +1,18 @@
 """Fixed-window request counters in Django's cache (Redis in production, local memory in the
 demo), shared by every process that shares the cache.
 
-An authenticated request costs one cache round trip: it counts the request against its key and
-reads the failed authentications of its address together (one script on Django's Redis cache;
-``get_many`` then ``add``/``incr`` on other caches). A failed authentication counts against its
-address; once an address is over its limit, the process remembers it until the window ends, so
-a flood of bad keys from it costs no query at all.
+A process counts a key's requests in the cache a batch at a time: it takes a lease of
+``QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE`` of the key's limit (at least one request) and admits
+that many without a cache call. Taking a lease is one cache round trip that also reads the
+failed authentications of the address (one script on Django's Redis cache; ``get`` then
+``add``/``incr`` on other caches). The shared count never admits more than the limit; counts a
+process leased and did not use when the minute ends may make the others refuse a little early
+(at most one lease less one request per process).
+
+A failed authentication counts against its address; once an address is over its limit, the
+process remembers it until the window ends, so a flood of bad keys from it costs no query at
+all. A process learns that another one saw an address go over its limit when it counts a
+failure from it or takes a lease for a request from it.
 """
 
 from __future__ import annotations
@@ -26,11 +33,11 @@ WINDOW = 60
 #: Addresses remembered as over their failure limit, per process, at most.
 MAX_BLOCKED = 10_000
 
-#: Count a request in KEYS[1] (created with a lifetime of ARGV[1] seconds) and read KEYS[2]:
-#: one command, so one round trip and one reply to parse.
+#: Count ARGV[2] requests in KEYS[1] (created with a lifetime of ARGV[1] seconds) and read
+#: KEYS[2]: one command, so one round trip and one reply to parse.
 ADMIT = """
 redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
+return {redis.call('INCRBY', KEYS[1], ARGV[2]), redis.call('GET', KEYS[2])}
 """
 #: Count one in KEYS[1].
 COUNT = """
@@ -40,6 +47,11 @@ return redis.call('INCR', KEYS[1])
 
 _blocked: dict[str, float] = {}  # cache key of the address's window -> when the window ends
 _blocked_lock = threading.Lock()
+#: Requests this process may still admit without a cache call, by key window; the window they
+#: belong to (older leases are dropped when it changes).
+_leases: dict[str, int] = {}
+_lease_window = [0]
+_leases_lock = threading.Lock()
 _clock = time.time  # the wall clock the windows follow (tests hold it still)
 
 
@@ -78,28 +90,41 @@ def check_address(ip: str | None) -> None:
 
 
 def admit(ip: str | None, key_id: str, limit: int) -> None:
-    """Count an authenticated request against its key (``limit`` a minute) and check its
-    address's failed authentications, in one cache round trip; raise ``RateLimited`` past
-    either limit."""
-    cache = _cache()
+    """Admit an authenticated request of a key allowed ``limit`` a minute, from its lease when
+    this process holds one; else take a lease and check the address's failed authentications,
+    in one cache round trip. Raise ``RateLimited`` past either limit."""
     start, left = _window()
     key_name = _name(f"key:{key_id}", start)
+    with _leases_lock:
+        remaining = _leases.get(key_name, 0)
+        if remaining > 0:
+            _leases[key_name] = remaining - 1
+            return
+    batch = max(1, int(limit * settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE))
+    cache = _cache()
     address_name = _name(f"auth-failures:{ip}", start)
     client = _redis(cache)
     if client is not None:
         count, failures = _script(client, ADMIT)(
             keys=[cache.make_and_validate_key(key_name), cache.make_and_validate_key(address_name)],
-            args=[WINDOW + 5],
+            args=[WINDOW + 5, batch],
         )
         failures = int(failures or 0)
     else:
         failures = int(cache.get(address_name) or 0)
-        count = _increment(cache, key_name)
+        count = _increment(cache, key_name, batch)
     if failures >= settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
         _remember(address_name, left)
         raise _address_limited(left)
-    if count > limit:
+    granted = min(batch, limit - (count - batch))  # what is left of the limit, this batch at most
+    if granted <= 0:
         raise _key_limited(limit, left)
+    if granted > 1:
+        with _leases_lock:
+            if _lease_window[0] != start:
+                _leases.clear()
+                _lease_window[0] = start
+            _leases[key_name] = _leases.get(key_name, 0) + granted - 1
 
 
 def fail(ip: str | None) -> None:
@@ -120,10 +145,12 @@ def fail(ip: str | None) -> None:
 
 
 def reset() -> None:
-    """Forget the addresses this process remembers as over their limit (after clearing the
-    cache, e.g. between tests)."""
+    """Forget the addresses this process remembers as over their limit and the leases it holds
+    (after clearing the cache, e.g. between tests)."""
     with _blocked_lock:
         _blocked.clear()
+    with _leases_lock:
+        _leases.clear()
 
 
 def _remember(name: str, left: float) -> None:
@@ -139,14 +166,14 @@ def _remember(name: str, left: float) -> None:
     # expired entries are dropped when the table fills.
 
 
-def _increment(cache: BaseCache, name: str) -> int:
-    if cache.add(name, 1, timeout=WINDOW + 5):
-        return 1
+def _increment(cache: BaseCache, name: str, amount: int = 1) -> int:
+    if cache.add(name, amount, timeout=WINDOW + 5):
+        return amount
     try:
-        return int(cache.incr(name))
+        return int(cache.incr(name, amount))
     except ValueError:  # the window's counter expired between add() and incr()
-        cache.add(name, 1, timeout=WINDOW + 5)
-        return 1
+        cache.add(name, amount, timeout=WINDOW + 5)
+        return amount
 
 
 def _script(client: Any, source: str) -> Any:
