@@ -192,22 +192,28 @@ def insert_fragment(
 ) -> tuple[str, list[Any]]:
     """An ``INSERT`` of one event per row of ``source`` (a table or common table expression
     of the statement it becomes part of), PostgreSQL only: the columns named in
-    ``expressions`` are SQL over ``source`` (without parameters) and over ``r``, the event
-    as :func:`event_values` gave it; the others are taken from ``r``. The values travel as
-    one JSON parameter."""
+    ``expressions`` are SQL over ``source``, where a ``%s`` stands for the column's own value
+    from ``values`` (as :func:`event_values` gave them); the other columns are their values.
+    (One JSON parameter read by ``jsonb_populate_record`` would cost the server more than the
+    quoting it saves.)"""
     computed = tuple((column, expressions[column]) for column in COLUMNS if column in expressions)
-    return _fragment_sql(computed, source), [json.dumps(values, cls=DjangoJSONEncoder)]
+    params = [
+        json.dumps(values[column]) if column in JSON_COLUMNS else values[column]
+        for column in COLUMNS
+        if column not in expressions or "%s" in expressions[column]
+    ]
+    return _fragment_sql(computed, source), params
 
 
 @functools.lru_cache(maxsize=64)
 def _fragment_sql(computed: tuple[tuple[str, str], ...], source: str) -> str:
     sql_of = dict(computed)
+    casts = {"ip": "::inet", "changes": "::jsonb", "metadata": "::jsonb"}
+    selected = [sql_of.get(column, f"%s{casts.get(column, '')}") for column in COLUMNS]
     table = '"' + AuditEvent._meta.db_table + '"'
-    selected = [sql_of.get(column, f"r.{column}") for column in COLUMNS]
     return (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608
-        f"SELECT {', '.join(selected)} "
-        f"FROM jsonb_populate_record(NULL::{table}, %s::jsonb) AS r, {source}"
+        f"SELECT {', '.join(selected)} FROM {source}"
     )
 
 

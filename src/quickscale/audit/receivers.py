@@ -282,7 +282,7 @@ def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
             f"{new}.amount, {places})::text, round({new}.balance_after, {places})::text))"
         )
     if not masks("entry"):
-        expressions["metadata"] = f"r.metadata || jsonb_build_object('entry', {new}.id)"
+        expressions["metadata"] = f"%s::jsonb || jsonb_build_object('entry', {new}.id)"
     entry.write_with(*insert_fragment(values, expressions, new))
 
 
