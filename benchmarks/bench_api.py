@@ -763,10 +763,13 @@ def time_steps(accounts: Accounts, options: Options) -> None:
             lambda: authenticate(accounts.token, "127.0.0.1"),
         ),
         (
-            "both rate limits: ratelimit.admit (1 cache round trip)",
+            "both rate limits: ratelimit.admit (from the lease, or 1 cache round trip)",
             lambda: ratelimit.admit("127.0.0.1", key.key_id, KEY_RATE_LIMIT),
         ),
-        ("the run: services.execute (4 statements, 1 commit)", lambda: execute(user, SLUG, {})),
+        (
+            "the run: services.execute (2 statements, no transaction)",
+            lambda: execute(user, SLUG, {}),
+        ),
         ("  of which: execution.prepare (1 SELECT)", lambda: prepare(SLUG, {})),
         ("the answer: serializers.run + JsonResponse", lambda: JsonResponse(serializers.run(run))),
         (

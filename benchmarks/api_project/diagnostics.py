@@ -196,14 +196,22 @@ def by_package(profile: pstats.Stats) -> str:
 STEPS = [
     ("quickscale/apikeys/middleware.py", "__call__", "API key middleware, all of it"),
     ("quickscale/apikeys/keys.py", "authenticate", "  key lookup (1 SELECT) and HMAC"),
-    ("quickscale/apikeys/ratelimit.py", "admit", "  both rate limits (1 cache round trip)"),
+    (
+        "quickscale/apikeys/ratelimit.py",
+        "admit",
+        "  both rate limits (a lease, or 1 cache round trip)",
+    ),
     ("quickscale/api/decorators.py", "read_json", "JSON body"),
     ("quickscale/api/views.py", "create_run", "the view, all of it"),
     ("quickscale/services/execution.py", "_first_run", "  idempotency look-up (1 SELECT)"),
     ("quickscale/services/execution.py", "prepare", "  service, catalog row and run id (1 SELECT)"),
     ("quickscale/services/execution.py", "_run_inline", "  the inline run, all of it"),
-    ("quickscale/credits/ledger.py", "debit", "    ledger.debit (1 statement)"),
-    ("quickscale/services/execution.py", "_finish", "    the run's INSERT"),
+    ("quickscale/services/execution.py", "_call_inline", "    the service's own run"),
+    (
+        "quickscale/credits/ledger.py",
+        "debit",
+        "    ledger.debit with the run's INSERT (1 statement)",
+    ),
     ("quickscale/credits/ledger.py", "balance", "  ledger.balance for the answer (replays)"),
     ("quickscale/api/serializers.py", "run", "  the run as JSON"),
 ]

@@ -616,9 +616,9 @@ def _insert_entry(entry: CreditTransaction, companions: Sequence[Companion]) -> 
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH {ENTRY_CTE} AS (INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"({', '.join(quote(str(field.column)) for field in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *){extra_sql} "
-            f"SELECT {quote(meta.pk.column)} FROM {ENTRY_CTE}",
+            f"SELECT {quote(str(meta.pk.column))} FROM {ENTRY_CTE}",
             [*values, *extra_params],
         )
         entry.pk = cursor.fetchone()[0]

@@ -577,7 +577,8 @@ def _insert_plan(conn: Any) -> _InsertPlan:
         return plan
     quote = conn.ops.quote_name
     fields = list(ServiceRun._meta.concrete_fields)
-    charge_index = fields.index(ServiceRun._meta.get_field("charge"))
+    charge: Any = ServiceRun._meta.get_field("charge")
+    charge_index = fields.index(charge)
     head = (
         f"INSERT INTO {quote(ServiceRun._meta.db_table)} "
         f"({', '.join(quote(str(field.column)) for field in fields)}) "
