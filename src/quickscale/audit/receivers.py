@@ -9,6 +9,7 @@ costs one settings lookup.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.apps import apps
@@ -270,11 +271,25 @@ def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
     )
     if event is None:
         return
+    new = "quickscale_entry"
+    places = int(settings.QUICKSCALE_CREDITS_DECIMAL_PLACES)
+    if not masks("balance") and not masks("entry"):
+        # A function installed by the migrations writes it, computing the balance's change: its
+        # INSERT is planned once per connection rather than with every entry's statement.
+        values = event_values(action, **event)
+        if values is None:
+            return
+        event = {key: values[key] for key in CREDIT_EVENT_KEYS}
+        entry.evaluate_with(
+            f"quickscale_audit_credit_event(%s::jsonb, {new}.id, {new}.account_id, "
+            f"{new}.amount, {new}.balance_after, %s)",
+            [json.dumps(event), places],
+        )
+        return
+    # Masked columns keep the masked values computed in Python.
     values = event_values(action, changes={"balance": ["", ""]}, **event)  # set in SQL
     if values is None:
         return
-    new = "quickscale_entry"
-    places = int(settings.QUICKSCALE_CREDITS_DECIMAL_PLACES)
     expressions = {"target_id": f"{new}.account_id::text"}
     if not masks("balance"):
         expressions["changes"] = (
@@ -284,6 +299,23 @@ def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
     if not masks("entry"):
         expressions["metadata"] = f"%s::jsonb || jsonb_build_object('entry', {new}.id)"
     entry.write_with(*insert_fragment(values, expressions, new))
+
+
+#: What ``quickscale_audit_credit_event()`` reads of an event (it computes the rest).
+CREDIT_EVENT_KEYS = (
+    "action",
+    "outcome",
+    "actor_type",
+    "actor_id",
+    "actor_repr",
+    "api_key_id",
+    "ip",
+    "user_agent",
+    "request_id",
+    "target_type",
+    "target_repr",
+    "metadata",
+)
 
 
 def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -68,6 +68,7 @@ from quickscale.credits.models import (
 __all__ = [
     "Balance",
     "Companion",
+    "Evaluated",
     "GrantBalance",
     "Page",
     "PendingEntry",
@@ -132,6 +133,15 @@ Companion = tuple[str, Sequence[Any]]
 ENTRY_CTE = "quickscale_entry"
 
 
+class Evaluated(NamedTuple):
+    """A companion that is an expression of the statement's final ``SELECT`` list, evaluated
+    once with the entry (``FROM quickscale_entry``): a call of a function that writes rows,
+    whose statements PostgreSQL plans once per connection instead of with every entry."""
+
+    sql: str
+    params: Sequence[Any]
+
+
 @dataclass
 class PendingEntry:
     """A ledger entry about to be written, as receivers of ``ledger_entry_writing`` see it.
@@ -155,6 +165,11 @@ class PendingEntry:
     def write_with(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Write ``sql`` in the same statement as this entry (see :data:`Companion`)."""
         self.companions.append((sql, list(params)))
+
+    def evaluate_with(self, expression: str, params: Sequence[Any] = ()) -> None:
+        """Evaluate ``expression`` once with this entry, in its statement (see
+        :class:`Evaluated`)."""
+        self.companions.append(Evaluated(expression, list(params)))
 
 
 @dataclass(frozen=True)
@@ -591,13 +606,20 @@ def _companions(
     return companions
 
 
-def _with_companions(companions: Sequence[Companion]) -> tuple[str, list[Any]]:
-    """The ``, c0 AS (...), c1 AS (...)`` part of a statement and its parameters."""
-    sql, params = "", []
-    for number, (fragment, values) in enumerate(companions):
-        sql += f", quickscale_companion_{number} AS ({fragment})"
-        params += list(values)
-    return sql, params
+def _with_companions(companions: Sequence[Companion]) -> tuple[str, list[Any], str, list[Any]]:
+    """The ``, c0 AS (...), c1 AS (...)`` part of a statement and its parameters, and the
+    ``, expression...`` part of its final ``SELECT`` list (the :class:`Evaluated` ones) and
+    theirs."""
+    ctes, cte_params, selected, selected_params = "", [], "", []
+    for number, companion in enumerate(companions):
+        if isinstance(companion, Evaluated):
+            selected += f", {companion.sql}"
+            selected_params += list(companion.params)
+        else:
+            fragment, values = companion
+            ctes += f", quickscale_companion_{number} AS ({fragment})"
+            cte_params += list(values)
+    return ctes, cte_params, selected, selected_params
 
 
 def _insert_entry(entry: CreditTransaction, companions: Sequence[Companion]) -> None:
@@ -612,14 +634,14 @@ def _insert_entry(entry: CreditTransaction, companions: Sequence[Companion]) -> 
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     values = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
     quote = connection.ops.quote_name
-    extra_sql, extra_params = _with_companions(companions)
+    ctes, cte_params, selected, selected_params = _with_companions(companions)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH {ENTRY_CTE} AS (INSERT INTO {quote(meta.db_table)} "  # noqa: S608
             f"({', '.join(quote(str(field.column)) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *){extra_sql} "
-            f"SELECT {quote(str(meta.pk.column))} FROM {ENTRY_CTE}",
-            [*values, *extra_params],
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *){ctes} "
+            f"SELECT {quote(str(meta.pk.column))}{selected} FROM {ENTRY_CTE}",
+            [*values, *cte_params, *selected_params],
         )
         entry.pk = cursor.fetchone()[0]
     entry._state.adding = False
@@ -792,10 +814,10 @@ def _fast_debit(
         return _record(account, TransactionKind.DEBIT, amount=-amount, **fields)
     now = timezone.now()
     actor = fields["actor"]
-    extra_sql, extra_params = _with_companions(companions)
+    ctes, cte_params, selected, selected_params = _with_companions(companions)
     with connection.cursor() as cursor:
         cursor.execute(
-            _fast_debit_sql() % {"companions": extra_sql},
+            _fast_debit_sql() % {"companions": ctes, "selected": selected},
             [
                 owner_id,  # l
                 amount,  # a
@@ -811,13 +833,16 @@ def _fast_debit(
                 fields["idempotency_key"],
                 fields["digest"],
                 now,
-                *extra_params,
+                *cte_params,
+                *selected_params,
             ],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    account = CreditAccount.from_db(connection.alias, _ACCOUNT_NAMES, row[1:])
+    account = CreditAccount.from_db(
+        connection.alias, _ACCOUNT_NAMES, row[1 : 1 + len(_ACCOUNT_NAMES)]
+    )
     # The entry as stored, built the way the ORM builds a row it read (the keyword
     # constructor costs several times more).
     values = {
@@ -858,8 +883,9 @@ _ENTRY_ACTOR: Any = CreditTransaction._meta.get_field("actor")
 
 @functools.cache
 def _fast_debit_sql() -> str:
-    """The debit's one statement, with ``%(companions)s`` where its companions go (every
-    other ``%`` is doubled) and positional parameters."""
+    """The debit's one statement, with ``%(companions)s`` where its companions go and
+    ``%(selected)s`` where the evaluated ones go (every other ``%`` is doubled), and positional
+    parameters."""
     accounts = CreditAccount._meta.db_table
     entries = CreditTransaction._meta.db_table
     columns = ", ".join(f"a.{field.column}" for field in CreditAccount._meta.concrete_fields)
@@ -880,7 +906,7 @@ def _fast_debit_sql() -> str:
         "balance_after, held_after, allocations, actor_id, reason, reference, metadata, "
         "idempotency_key, request_digest, created_at) SELECT a.id, 'debit', %%s, 0, a.balance, "
         "a.held, '[]', %%s, %%s, %%s, %%s::jsonb, %%s, %%s, %%s FROM a RETURNING *)"
-        f"%(companions)s SELECT {ENTRY_CTE}.id, {columns} FROM a, {ENTRY_CTE}"
+        f"%(companions)s SELECT {ENTRY_CTE}.id, {columns}%(selected)s FROM a, {ENTRY_CTE}"
     )
 
 
