@@ -36,6 +36,7 @@ __all__ = [
     "insert_fragment",
     "mask",
     "masks",
+    "plain_event_values",
     "record",
 ]
 
@@ -166,9 +167,41 @@ def event_values(
     now = current()
     if request is not None and not now.request_id:
         now = request_context(request)  # no middleware: the request is the context
-    who = _actor(actor, now)
-    about = _target(target)
-    values = {
+    return _columns(
+        action,
+        outcome,
+        _actor(actor, now),
+        now,
+        _target(target),
+        _document(changes, "changes", pairs=True),
+        _document(metadata, "metadata"),
+    )
+
+
+def plain_event_values(
+    action: str, *, actor: Any, target: Target, metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """:func:`event_values` for a hot path that knows its arguments are sound: ``action`` a
+    valid name that is captured, ``actor`` as for :func:`record`, and ``metadata`` flat
+    (strings, integers, booleans or ``None``), no changes. Returns ``None`` when ``metadata``
+    is not plain or a key of it is masked: call :func:`event_values` then."""
+    fragments = _fragments(tuple(settings.QUICKSCALE_AUDIT_MASKED_FIELDS))
+    if not _plain(metadata, False) or any(_sensitive(key, fragments) for key in metadata):
+        return None
+    now = current()
+    return _columns(action, "success", _actor(actor, now), now, target, {}, dict(metadata))
+
+
+def _columns(
+    action: str,
+    outcome: str,
+    who: Actor | None,
+    now: Context,
+    about: Target | None,
+    changes: dict[str, Any],
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    return {
         "action": action,
         "outcome": outcome,
         "actor_type": who.type if who else "",
@@ -181,10 +214,9 @@ def event_values(
         "target_type": _text(about.type, 100) if about else "",
         "target_id": _text(about.id, 64) if about else "",
         "target_repr": _text(about.repr) if about else "",
-        "changes": _document(changes, "changes", pairs=True),
-        "metadata": _document(metadata, "metadata"),
+        "changes": changes,
+        "metadata": metadata,
     }
-    return values
 
 
 def insert_fragment(

@@ -24,6 +24,7 @@ from quickscale.audit.log import (
     event_values,
     insert_fragment,
     masks,
+    plain_event_values,
     record,
 )
 from quickscale.audit.models import AuditEvent
@@ -244,12 +245,11 @@ def _credit_event(entry: Any, owner_id: Any, amount: Any, actor_id: Any, actor: 
     if action is None or not captures(action):
         return None, None
     from quickscale.credits.amounts import display
-    from quickscale.credits.models import CreditAccount
 
     return action, {
         "actor": actor if actor_id is not None else CURRENT,
         # The owner is not loaded on the debit path: name the account by its owner's id.
-        "target": Target(CreditAccount._meta.label_lower, "", f"credits of user {owner_id}"),
+        "target": Target(CREDIT_ACCOUNT, "", f"credits of user {owner_id}"),
         "metadata": {
             "entry": 0,  # set in SQL (or by the caller); a placeholder that masking would hide
             "owner": owner_id,
@@ -276,7 +276,7 @@ def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
     if not masks("balance") and not masks("entry"):
         # A function installed by the migrations writes it, computing the balance's change: its
         # INSERT is planned once per connection rather than with every entry's statement.
-        values = event_values(action, **event)
+        values = plain_event_values(action, **event) or event_values(action, **event)
         if values is None:
             return
         event = {key: values[key] for key in CREDIT_EVENT_KEYS}
@@ -300,6 +300,9 @@ def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
         expressions["metadata"] = f"%s::jsonb || jsonb_build_object('entry', {new}.id)"
     entry.write_with(*insert_fragment(values, expressions, new))
 
+
+#: The target type of credit events (``CreditAccount._meta.label_lower``).
+CREDIT_ACCOUNT = "quickscale_credits.creditaccount"
 
 #: What ``quickscale_audit_credit_event()`` reads of an event (it computes the rest).
 CREDIT_EVENT_KEYS = (
