@@ -22,7 +22,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, connections, router, transaction
+from django.db import IntegrityError, connection, connections, models, router, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models import signals as model_signals
 from django.db.models.functions import TruncDate
@@ -569,6 +569,9 @@ class _InsertPlan:
     #: Fields that set their own value on save (auto_now, auto_now_add).
     automatic: list[Any]
     charge_index: int
+    #: Per field: the value type stored as it is (Django's own character, integer, boolean and
+    #: foreign key fields), whose values skip the field's conversion, or ``None``.
+    plain: list[type | None]
 
 
 def _insert_plan(conn: Any) -> _InsertPlan:
@@ -595,6 +598,7 @@ def _insert_plan(conn: Any) -> _InsertPlan:
             if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
         ],
         charge_index=charge_index,
+        plain=[_PLAIN_FIELDS.get(type(field)) for field in fields],
     )
     conn.__dict__["_quickscale_run_insert"] = plan
     return plan
@@ -603,10 +607,30 @@ def _insert_plan(conn: Any) -> _InsertPlan:
 def _run_values(run: ServiceRun, plan: _InsertPlan, conn: Any) -> list[Any]:
     for field in plan.automatic:
         field.pre_save(run, True)
-    return [
-        None if value is None else field.get_db_prep_save(value, conn)
-        for field, value in ((field, getattr(run, field.attname)) for field in plan.fields)
-    ]
+    values = []
+    for field, plain in zip(plan.fields, plan.plain, strict=True):
+        value = getattr(run, field.attname)
+        if value is not None and type(value) is not plain:
+            value = field.get_db_prep_save(value, conn)
+        values.append(value)
+    return values
+
+
+#: Field classes (exactly these, not subclasses) whose database value is the value itself when
+#: it is exactly of the given type (an enum member is not).
+_PLAIN_FIELDS: dict[type, type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.SmallIntegerField: int,
+    models.BigAutoField: int,
+    models.AutoField: int,
+    models.BooleanField: bool,
+    models.ForeignKey: int,
+}
 
 
 class _RunFailed(Exception):
