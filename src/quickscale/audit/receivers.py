@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from quickscale.audit.log import (
+    COLUMNS,
     CURRENT,
     Target,
     captures,
@@ -305,20 +306,7 @@ def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
 CREDIT_ACCOUNT = "quickscale_credits.creditaccount"
 
 #: What ``quickscale_audit_credit_event()`` reads of an event (it computes the rest).
-CREDIT_EVENT_KEYS = (
-    "action",
-    "outcome",
-    "actor_type",
-    "actor_id",
-    "actor_repr",
-    "api_key_id",
-    "ip",
-    "user_agent",
-    "request_id",
-    "target_type",
-    "target_repr",
-    "metadata",
-)
+CREDIT_EVENT_KEYS = tuple(column for column in COLUMNS if column not in ("target_id", "changes"))
 
 
 def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:
