@@ -626,21 +626,16 @@ def _insert_entry(entry: CreditTransaction, companions: Sequence[Companion]) -> 
     """INSERT ``entry`` and its companions in one statement (PostgreSQL). The model's
     ``pre_save``/``post_save`` signals are sent as ``save()`` would send them."""
     alias = connection.alias
-    meta = CreditTransaction._meta
     if model_signals.pre_save.has_listeners(CreditTransaction):
         model_signals.pre_save.send(
             sender=CreditTransaction, instance=entry, raw=False, using=alias, update_fields=None
         )
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    fields, head = _entry_insert()
     values = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
-    quote = connection.ops.quote_name
     ctes, cte_params, selected, selected_params = _with_companions(companions)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH {ENTRY_CTE} AS (INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(str(field.column)) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *){ctes} "
-            f"SELECT {quote(str(meta.pk.column))}{selected} FROM {ENTRY_CTE}",
+            f"{head}{ctes} SELECT {ENTRY_CTE}.id{selected} FROM {ENTRY_CTE}",  # noqa: S608
             [*values, *cte_params, *selected_params],
         )
         entry.pk = cursor.fetchone()[0]
@@ -655,6 +650,18 @@ def _insert_entry(entry: CreditTransaction, companions: Sequence[Companion]) -> 
             raw=False,
             using=alias,
         )
+
+
+@functools.cache
+def _entry_insert() -> tuple[list[Any], str]:
+    """The fields an entry's INSERT writes and the ``WITH quickscale_entry AS (INSERT ...)``
+    that writes them (PostgreSQL), built once."""
+    fields = [field for field in CreditTransaction._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    return fields, (
+        f'WITH {ENTRY_CTE} AS (INSERT INTO "{CreditTransaction._meta.db_table}" '  # noqa: S608
+        f"({columns}) VALUES ({', '.join(['%s'] * len(fields))}) RETURNING *)"
+    )
 
 
 def _announce(entry: CreditTransaction, account: CreditAccount) -> None:
