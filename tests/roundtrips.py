@@ -5,6 +5,7 @@ block that ran no SQL), so counting round trips needs the wire."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +13,10 @@ from typing import Any
 
 
 class Wire:
-    def __init__(self) -> None:
+    def __init__(self, prepared: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
+        #: Statements prepared before the trace began, by name.
+        self.prepared = dict(prepared or {})
 
     @property
     def round_trips(self) -> int:
@@ -22,13 +25,27 @@ class Wire:
 
     @property
     def sent(self) -> list[str]:
-        """The statements sent, in order (``BEGIN`` and ``COMMIT`` included when they were)."""
+        """The statements executed, in order (``BEGIN`` and ``COMMIT`` included when they were
+        sent), a prepared one each time it was bound and executed."""
+        names = dict(self.prepared)
         found = []
         for line in self.lines:
             fields = line.split("\t")
-            if fields[0] == "F" and fields[2] in ("Query", "Parse"):
-                found.append(fields[3].strip())
+            if fields[0] != "F":
+                continue
+            if fields[2] == "Query":
+                found.append(_quoted(fields[3])[0])
+            elif fields[2] == "Parse":
+                name, query = _quoted(fields[3])[:2]
+                names[name] = query
+            elif fields[2] == "Bind":
+                found.append(names[_quoted(fields[3])[1]])
         return found
+
+
+def _quoted(text: str) -> list[str]:
+    """The double-quoted strings of a trace line's fields, in order."""
+    return [part.replace('""', '"') for part in re.findall(r'"((?:[^"]|"")*)"', text)]
 
 
 @contextmanager
@@ -37,8 +54,10 @@ def wire(connection: Any) -> Iterator[Wire]:
     from psycopg.pq import Trace
 
     connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    seen = Wire()
+    raw = connection.connection
+    prepared = dict(raw.execute("SELECT name, statement FROM pg_prepared_statements").fetchall())
+    pgconn = raw.pgconn
+    seen = Wire(prepared)
     with tempfile.TemporaryFile() as log:
         pgconn.trace(log.fileno())
         pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)

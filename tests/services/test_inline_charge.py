@@ -76,6 +76,12 @@ class SpentElsewhere(BaseService):
         return {"ok": True}
 
 
+# Defining a service registers it; these are registered only while this module's tests run, so
+# the test database's catalog (synced when it is created) does not list them for every other test.
+for _service in (Quiet, Writes, SpentElsewhere):
+    registry.unregister(_service.slug)
+
+
 @pytest.fixture(autouse=True)
 def services() -> Iterator[None]:
     for service in (Quiet, Writes, SpentElsewhere):

@@ -25,6 +25,7 @@ from django.utils.crypto import salted_hmac
 from quickscale.apikeys import signals, tokens
 from quickscale.apikeys.exceptions import AuthenticationFailed, InvalidKeyArgument
 from quickscale.apikeys.models import APIKey
+from quickscale.core.db import fetch_one
 
 SCOPE_RE = re.compile(r"[a-z][a-z0-9_]*:(read|write)")
 #: Seconds between two writes of a key's last use.
@@ -276,9 +277,7 @@ def _lookup(key_id: str) -> tuple[_LookupPlan, tuple[Any, ...] | None]:
     plan = conn.__dict__.get("_quickscale_key_lookup")
     if plan is None:
         plan = conn.__dict__["_quickscale_key_lookup"] = _LookupPlan(conn)
-    with conn.cursor() as cursor:
-        cursor.execute(plan.sql, [key_id])
-        return plan, cursor.fetchone()
+    return plan, fetch_one(conn, plan.sql, [key_id])
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ class CoreAppConf(AppConf):
     TRUSTED_PROXIES: list[str] = []
     #: Header carrying a request id from the edge; one is generated when it is absent.
     REQUEST_ID_HEADER = "X-Request-ID"
+    #: Run the statements of a paid API call (the key lookup, the catalog row, the debit) as
+    #: prepared statements on PostgreSQL with psycopg 3. Turn off behind a pooler that does not
+    #: keep prepared statements (PgBouncer in transaction mode before 1.21).
+    PREPARED_STATEMENTS = True
 
     class Meta:
         prefix = "QUICKSCALE_CORE"

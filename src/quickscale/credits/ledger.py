@@ -37,6 +37,7 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models import signals as model_signals
 from django.utils import timezone
 
+from quickscale.core.db import fetch_one
 from quickscale.credits import signals
 from quickscale.credits.amounts import (
     MAX_DIGITS,
@@ -822,29 +823,28 @@ def _fast_debit(
     now = timezone.now()
     actor = fields["actor"]
     ctes, cte_params, selected, selected_params = _with_companions(companions)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _fast_debit_sql() % {"companions": ctes, "selected": selected},
-            [
-                owner_id,  # l
-                amount,  # a
-                amount,
-                now,
-                amount,
-                now,
-                -amount,  # the entry
-                actor.pk if actor is not None else None,
-                fields["reason"],
-                fields["reference"],
-                json.dumps(fields["metadata"]),
-                fields["idempotency_key"],
-                fields["digest"],
-                now,
-                *cte_params,
-                *selected_params,
-            ],
-        )
-        row = cursor.fetchone()
+    row = fetch_one(
+        connection,
+        _fast_debit_sql() % {"companions": ctes, "selected": selected},
+        [
+            owner_id,  # l
+            amount,  # a
+            amount,
+            now,
+            amount,
+            now,
+            -amount,  # the entry
+            actor.pk if actor is not None else None,
+            fields["reason"],
+            fields["reference"],
+            json.dumps(fields["metadata"]),
+            fields["idempotency_key"],
+            fields["digest"],
+            now,
+            *cte_params,
+            *selected_params,
+        ],
+    )
     if row is None:
         return None
     account = CreditAccount.from_db(

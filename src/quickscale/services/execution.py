@@ -28,6 +28,7 @@ from django.db.models import signals as model_signals
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from quickscale.core.db import fetch_one
 from quickscale.credits import ledger
 from quickscale.credits.amounts import quantize, to_amount
 from quickscale.credits.exceptions import IdempotencyConflict, InvalidOperation
@@ -111,9 +112,7 @@ def _catalog_row(
     if plan is None:
         plan = conn.__dict__["_quickscale_catalog_row"] = _catalog_plan(conn)
     sql, names = plan
-    with conn.cursor() as cursor:
-        cursor.execute(sql, [owner_id, slug])
-        row = cursor.fetchone()
+    row = fetch_one(conn, sql, [owner_id, slug])
     if row is None:
         return None, None, None
     available = None if owner_id is None else Decimal(row[1] if row[1] is not None else 0)

@@ -1,0 +1,94 @@
+"""Cursors for the few statements every paid request runs.
+
+Django's PostgreSQL backend binds parameters on the client by default: each statement reaches
+the server as new text, which PostgreSQL parses and plans from scratch. For the handful of
+statements on the hot path of a paid API call (the key lookup, the catalog row, the debit) that
+work is a large part of what the database spends on the request. :func:`fetch_one` runs them
+as prepared statements instead, with psycopg 3: each is parsed and planned once per connection,
+then only bound and executed.
+
+``QUICKSCALE_CORE_PREPARED_STATEMENTS = False`` turns this off, for a connection pooler that
+does not keep prepared statements across transactions (PgBouncer in transaction mode before
+1.21, or with ``max_prepared_statements = 0``). Other databases, psycopg 2 and a project whose
+own ``OPTIONS`` already bind on the server get Django's usual cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from quickscale.core.conf import settings
+
+__all__ = ["fetch_one"]
+
+_NEVER = 2**62  # executions: how often psycopg would see a statement before it prepares it
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg 2 or no PostgreSQL driver
+    psycopg = None  # type: ignore[assignment]
+
+
+if psycopg is not None:
+
+    class _PreparedCursor(psycopg.Cursor[Any]):
+        """Binds on the server and prepares every statement it executes."""
+
+        def execute(
+            self, query: Any, params: Any = None, *, prepare: bool | None = None, **kwargs: Any
+        ) -> Any:
+            return super().execute(query, params, prepare=True, **kwargs)
+
+
+def fetch_one(conn: Any, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """Execute ``sql`` with ``params`` on ``conn`` (a Django connection) and return its first
+    row, as a prepared statement where the database and the settings allow it.
+
+    The statement goes through the connection's usual wrapping (query log, ``execute_wrapper``
+    hooks, error translation), on a cursor kept for the connection.
+    """
+    cursor = _prepared_cursor(conn)
+    if cursor is None:
+        with conn.cursor() as plain:
+            plain.execute(sql, params)
+            return plain.fetchone()
+    wrapped = conn._prepare_cursor(cursor)  # the wrapping conn.cursor() does
+    wrapped.execute(sql, params)
+    return wrapped.fetchone()
+
+
+def _prepared_cursor(conn: Any) -> Any:
+    """The preparing cursor kept for ``conn``'s current database connection, or ``None``
+    where statements are not to be prepared."""
+    if (
+        psycopg is None
+        or conn.vendor != "postgresql"
+        or not settings.QUICKSCALE_CORE_PREPARED_STATEMENTS
+        or conn.settings_dict["OPTIONS"].get("server_side_binding") is True
+    ):
+        return None
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    raw = conn.connection
+    kept = conn.__dict__.get("_quickscale_prepared_cursor")
+    if kept is not None and kept.connection is raw and not kept.closed:
+        return kept
+    if not isinstance(raw, psycopg.Connection):  # pragma: no cover - psycopg 2
+        return None
+    if raw.prepare_threshold is None:
+        # Django turns preparing off (None), which psycopg also applies to prepare=True. A
+        # threshold no statement reaches turns it back on for this cursor's statements only.
+        raw.prepare_threshold = _NEVER
+    with conn.wrap_database_errors:
+        cursor = _PreparedCursor(raw)
+        # Django's cursors read timestamps in the connection's time zone (see create_cursor).
+        loader = raw.adapters.get_loader(
+            psycopg.postgres.types["timestamptz"].oid, psycopg.pq.Format.TEXT
+        )
+        if loader is not None and getattr(loader, "timezone", None) != conn.timezone:
+            from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+            register_tzloader(conn.timezone, cursor)
+    conn.__dict__["_quickscale_prepared_cursor"] = cursor
+    return cursor
