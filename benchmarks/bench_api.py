@@ -81,7 +81,8 @@ class Mode:
 API = Mode("api", "API run")
 API_KEYED = Mode("api-idem", "API run + Idempotency-Key")
 BARE = Mode("bare", "bare view (raw SQL)")
-MODES = {mode.name: mode for mode in (API, API_KEYED, BARE)}
+BARE_PREPARED = Mode("bare-prep", "bare view, prepared")
+MODES = {mode.name: mode for mode in (API, API_KEYED, BARE, BARE_PREPARED)}
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,8 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--clients", help="comma-separated client counts (default 1,16)")
     parser.add_argument(
         "--modes",
-        default="api,api-idem,bare",
-        help="comma-separated, of api, api-idem, bare (default all three)",
+        default="api,api-idem,bare,bare-prep",
+        help="comma-separated, of api, api-idem, bare, bare-prep (default all four)",
     )
     parser.add_argument(
         "--server",
@@ -366,6 +367,9 @@ def requests_for(token: str, bare_owner_id: int) -> dict[str, Request]:
         API.name: api,
         API_KEYED.name: Request(api.method, api.path, body, headers, keyed=True),
         BARE.name: Request("POST", f"/bare/charge/{bare_owner_id}", body, headers),
+        BARE_PREPARED.name: Request(
+            "POST", f"/bare/charge-prepared/{bare_owner_id}", body, headers
+        ),
     }
 
 
@@ -616,9 +620,9 @@ class Result:
     #: Per mode, per kind (server, postgres, clients): CPU seconds per request of each round.
     cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
-    def ratio(self, mode: Mode) -> float:
+    def ratio(self, mode: Mode, base: Mode = BARE) -> float:
         """The median of the rounds' ratios (each round's runs went back to back)."""
-        pairs = zip(self.rates[mode.name], self.rates[BARE.name], strict=True)
+        pairs = zip(self.rates[mode.name], self.rates[base.name], strict=True)
         return median([ours / base for ours, base in pairs])
 
 
@@ -808,7 +812,8 @@ def time_steps(accounts: Accounts, options: Options) -> None:
 
 def report(results: list[Result], options: Options) -> None:
     modes = options.modes
-    extra = [mode for mode in modes if mode not in (API, BARE)]
+    extra = [mode for mode in modes if mode not in (API, BARE, BARE_PREPARED)]
+    reference = [BARE_PREPARED] if BARE_PREPARED in modes else []
     print()
     print(
         f"Requests per second (median of {options.rounds} round(s) of {options.seconds:g} s "
@@ -821,6 +826,7 @@ def report(results: list[Result], options: Options) -> None:
                 *(mode.label for mode in modes),
                 "API/bare",
                 *(f"{mode.name}/bare" for mode in extra),
+                *(f"API/{mode.name}" for mode in reference),
                 "target",
                 "status",
             ],
@@ -830,6 +836,7 @@ def report(results: list[Result], options: Options) -> None:
                     *(f"{median(result.rates[mode.name]):,.0f}" for mode in modes),
                     f"{result.ratio(API):.2f}",
                     *(f"{result.ratio(mode):.2f}" for mode in extra),
+                    *(f"{result.ratio(API, mode):.2f}" for mode in reference),
                     f">= {TARGET}",
                     verdict(result.ratio(API), TARGET, at_least=True),
                 ]
@@ -969,7 +976,9 @@ def main(argv: Sequence[str]) -> int:
             finally:
                 server.stop()
             check_consistency(
-                accounts, answered[API.name] + answered.get(API_KEYED.name, 0), answered[BARE.name]
+                accounts,
+                answered[API.name] + answered.get(API_KEYED.name, 0),
+                answered[BARE.name] + answered.get(BARE_PREPARED.name, 0),
             )
             report(results, options)
     except BenchmarkError as error:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.urls import set_script_prefix
 
 from quickscale.api.pagination import encode_cursor
 from quickscale.credits import ledger
@@ -40,6 +41,22 @@ def test_running_a_service_returns_201_with_the_run_and_the_balance(api: API, fu
     }
     assert "Idempotent-Replayed" not in response
     assert available(funded) == 18
+
+
+def test_the_runs_location_follows_the_sites_url_prefix(api: API, funded: Any) -> None:
+    plain = api.run("echo", {"text": "one"})
+    # What a WSGI server mounted under /saas sets (the test client sets no prefix itself).
+    set_script_prefix("/saas/")
+    try:
+        prefixed = api.run("echo", {"text": "two"})
+    finally:
+        set_script_prefix("/")
+    again = api.run("echo", {"text": "three"})
+
+    first, second, third = ServiceRun.objects.order_by("pk")
+    assert plain["Location"] == f"/api/v1/runs/{first.pk}"
+    assert prefixed["Location"] == f"/saas/api/v1/runs/{second.pk}"
+    assert again["Location"] == f"/api/v1/runs/{third.pk}"
 
 
 def test_an_inline_service_runs_the_same_way(api: API) -> None:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 
@@ -151,14 +151,29 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
         {**serializers.run(result), "balance": serializers.amount(after)},
         status=202 if result.status in (RunStatus.QUEUED, RunStatus.RUNNING) else 201,
     )
-    response["Location"] = reverse("quickscale_api:run", args=[result.pk])
+    response["Location"] = _run_location(result.pk)
     if result.created_at < started:
         response["Idempotent-Replayed"] = "true"
     return response
 
 
+#: Where a run is, per URL prefix and URLconf: its reversed address with a mark for the id.
+_RUN_LOCATIONS: dict[tuple[str, Any], tuple[str, str]] = {}
+_MARK = "quickscale-run-id"
+
+
+def _run_location(pk: int) -> str:
+    """``reverse("quickscale_api:run", args=[pk])``, reversed once per URL prefix and URLconf."""
+    key = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    parts = _RUN_LOCATIONS.get(key)
+    if parts is None:
+        head, _, tail = reverse("quickscale_api:run", args=[_MARK]).rpartition(_MARK)
+        parts = _RUN_LOCATIONS[key] = (head, tail)
+    return f"{parts[0]}{pk}{parts[1]}"
+
+
 def _idempotency_key(request: HttpRequest) -> str | None:
-    key = request.headers.get("Idempotency-Key")
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest(
             "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",

@@ -3,9 +3,9 @@
 Django's PostgreSQL backend binds parameters on the client by default: each statement reaches
 the server as new text, which PostgreSQL parses and plans from scratch. For the handful of
 statements on the hot path of a paid API call (the key lookup, the catalog row, the debit) that
-work is a large part of what the database spends on the request. :func:`fetch_one` runs them
-as prepared statements instead, with psycopg 3: each is parsed and planned once per connection,
-then only bound and executed.
+work is a large part of what the database spends on the request. :func:`fetch_one` and
+:func:`prepared_cursor` run them as prepared statements instead, with psycopg 3: each is parsed
+and planned once per connection, then only bound and executed.
 
 ``QUICKSCALE_CORE_PREPARED_STATEMENTS = False`` turns this off, for a connection pooler that
 does not keep prepared statements across transactions (PgBouncer in transaction mode before
@@ -18,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+
 from quickscale.core.conf import settings
 
-__all__ = ["fetch_one"]
+__all__ = ["fetch_one", "prepared_cursor"]
 
+_KEPT = "_quickscale_prepared_cursor"  # where a Django connection keeps its preparing cursor
 _NEVER = 2**62  # executions: how often psycopg would see a statement before it prepares it
 
 try:
@@ -41,21 +44,44 @@ if psycopg is not None:
             return super().execute(query, params, prepare=True, **kwargs)
 
 
+class _LoggedCursor(CursorDebugWrapper):
+    """Logs a prepared statement as Django logs its own (the SQL with its parameters merged
+    in), which Django's query log cannot read back from a cursor that binds on the server."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        try:
+            shown = self.db.ops.compose_sql(sql, params)
+        except psycopg.Error:  # parameters the client cannot quote: log the statement as sent
+            shown = sql
+        with self.debug_sql(shown, params):
+            return CursorWrapper.execute(self, sql, params)
+
+
 def fetch_one(conn: Any, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     """Execute ``sql`` with ``params`` on ``conn`` (a Django connection) and return its first
-    row, as a prepared statement where the database and the settings allow it.
+    row, as a prepared statement where the database and the settings allow it."""
+    cursor = prepared_cursor(conn)
+    cursor.execute(sql, params)
+    row = cursor.fetchone()
+    if cursor.cursor is not conn.__dict__.get(_KEPT):
+        cursor.close()  # Django's own cursor, made for this statement
+    return row
 
-    The statement goes through the connection's usual wrapping (query log, ``execute_wrapper``
-    hooks, error translation), on a cursor kept for the connection.
+
+def prepared_cursor(conn: Any) -> CursorWrapper:
+    """A cursor of ``conn`` (a Django connection) whose statements are prepared where the
+    database and the settings allow it, else ``conn.cursor()``.
+
+    It is wrapped the way ``conn.cursor()`` is (query log, ``execute_wrapper`` hooks, error
+    translation). The database cursor under it is kept for the connection and shared by every
+    caller in its thread, so use it for one statement at a time and fetch the rows before the
+    next; closing it is allowed (the next call makes another).
     """
     cursor = _prepared_cursor(conn)
     if cursor is None:
-        with conn.cursor() as plain:
-            plain.execute(sql, params)
-            return plain.fetchone()
-    wrapped = conn._prepare_cursor(cursor)  # the wrapping conn.cursor() does
-    wrapped.execute(sql, params)
-    return wrapped.fetchone()
+        return conn.cursor()
+    conn.validate_thread_sharing()  # what conn.cursor() checks
+    return _LoggedCursor(cursor, conn) if conn.queries_logged else CursorWrapper(cursor, conn)
 
 
 def _prepared_cursor(conn: Any) -> Any:
@@ -71,7 +97,7 @@ def _prepared_cursor(conn: Any) -> Any:
     conn.close_if_health_check_failed()
     conn.ensure_connection()
     raw = conn.connection
-    kept = conn.__dict__.get("_quickscale_prepared_cursor")
+    kept = conn.__dict__.get(_KEPT)
     if kept is not None and kept.connection is raw and not kept.closed:
         return kept
     if not isinstance(raw, psycopg.Connection):  # pragma: no cover - psycopg 2
@@ -90,5 +116,5 @@ def _prepared_cursor(conn: Any) -> Any:
             from django.db.backends.postgresql.psycopg_any import register_tzloader
 
             register_tzloader(conn.timezone, cursor)
-    conn.__dict__["_quickscale_prepared_cursor"] = cursor
+    conn.__dict__[_KEPT] = cursor
     return cursor
