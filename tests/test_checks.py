@@ -49,6 +49,7 @@ def test_default_settings_pass_each_app_check(check: Any) -> None:
         (core_checks, "QUICKSCALE_CORE_TRUSTED_PROXIES", ["10.0.0.0/33"], "quickscale_core.E002"),
         (core_checks, "QUICKSCALE_CORE_TRUSTED_PROXIES", ["proxy.local"], "quickscale_core.E002"),
         (core_checks, "QUICKSCALE_CORE_REQUEST_ID_HEADER", "  ", "quickscale_core.E003"),
+        (core_checks, "QUICKSCALE_CORE_PREPARED_STATEMENTS", "no", "quickscale_core.E004"),
         (credits_checks, "QUICKSCALE_CREDITS_DECIMAL_PLACES", 9, "quickscale_credits.E001"),
         (credits_checks, "QUICKSCALE_CREDITS_DECIMAL_PLACES", "2", "quickscale_credits.E001"),
         (credits_checks, "QUICKSCALE_CREDITS_DECIMAL_PLACES", True, "quickscale_credits.E001"),

@@ -94,4 +94,12 @@ def check_settings(
                 id="quickscale_core.E003",
             )
         )
+    prepared = settings.QUICKSCALE_CORE_PREPARED_STATEMENTS
+    if not isinstance(prepared, bool):
+        errors.append(
+            checks.Error(
+                f"QUICKSCALE_CORE_PREPARED_STATEMENTS must be True or False, not {prepared!r}.",
+                id="quickscale_core.E004",
+            )
+        )
     return errors
