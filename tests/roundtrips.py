@@ -34,18 +34,19 @@ class Wire:
             if fields[0] != "F":
                 continue
             if fields[2] == "Query":
-                found.append(_quoted(fields[3])[0])
+                found.append(_between_quotes(fields[3]))
             elif fields[2] == "Parse":
-                name, query = _quoted(fields[3])[:2]
-                names[name] = query
+                name, _, rest = fields[3].strip().removeprefix('"').partition('"')
+                names[name] = _between_quotes(rest)
             elif fields[2] == "Bind":
-                found.append(names[_quoted(fields[3])[1]])
+                found.append(names[re.findall(r'"([^"]*)"', fields[3])[1]])
         return found
 
 
-def _quoted(text: str) -> list[str]:
-    """The double-quoted strings of a trace line's fields, in order."""
-    return [part.replace('""', '"') for part in re.findall(r'"((?:[^"]|"")*)"', text)]
+def _between_quotes(text: str) -> str:
+    """A statement as the trace shows it: between the first and the last double quote (the
+    trace does not escape the quotes of quoted identifiers)."""
+    return text[text.index('"') + 1 : text.rindex('"')]
 
 
 @contextmanager

@@ -162,6 +162,33 @@ def test_a_quiet_run_is_charged_and_recorded_by_one_statement(user: Any) -> None
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_a_keyed_run_is_written_first_and_finished_by_its_debits_statement(user: Any) -> None:
+    ledger.grant(user, 10, source="purchase")
+
+    execute(user, "test-quiet", {}, idempotency_key="warm-up")  # the statements are built
+    with wire(connection) as sent:
+        run = execute(user, "test-quiet", {}, idempotency_key="order-1")
+
+    # The replay check, the catalog row, the run written first (a retry with the same key
+    # waits on it), then the debit that also finishes the run, and the commit.
+    statements = [sql for sql in sent.sent if sql not in ("BEGIN", "COMMIT")]
+    assert len(statements) == 4, [sql[:70] for sql in statements]
+    assert statements[2].startswith("INSERT INTO") and "servicerun" in statements[2]
+    finish = statements[3]
+    assert "quickscale_entry" in finish and "UPDATE" in finish and "servicerun" in finish
+    assert sent.sent[-1] == "COMMIT"
+    stored = ServiceRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.cost, stored.output) == (RunStatus.SUCCEEDED, D(2), {"ok": True})
+    assert stored.charge_id == run.charge_id is not None
+    assert stored.charge.amount == D(-2)
+    assert stored.finished_at is not None and stored.duration_ms is not None
+    assert execute(user, "test-quiet", {}, idempotency_key="order-1").pk == run.pk  # a replay
+    assert ledger.balance(user).available == D(6)
+    assert ledger.verify(user) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_quiet_run_whose_credits_went_meanwhile_records_and_charges_nothing(user: Any) -> None:
     ledger.grant(user, 10, source="purchase")
 

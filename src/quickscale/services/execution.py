@@ -661,18 +661,12 @@ def _run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
         started_at=timezone.now(),
     )
     conn = connections[router.db_for_write(ServiceRun)]
-    together = (
-        run.id is not None
-        and key is None
-        and conn.vendor == "postgresql"
-        and conn.alias == connection.alias  # the ledger's database
-        and not _save_signals()
-    )
+    together = run.id is not None and key is None and _along_with_charge(conn)
     outer = conn.in_atomic_block
     try:
         with transaction.atomic(using=conn.alias):
             if not together:
-                run.save(force_insert=True)
+                _insert(run)
             ctx = RunContext(user=user, run=run, cost=prepared.price)
             try:
                 output = _call_inline(service, ctx, prepared.data, started)
@@ -721,11 +715,27 @@ def _in_transaction(conn: Any) -> bool:
     return True if status is None else bool(status() != 0)
 
 
+def _along_with_charge(conn: Any) -> bool:
+    """Whether a run's row can be written by its debit's own statement: PostgreSQL, runs in the
+    ledger's database, and no ``pre_save``/``post_save`` receivers for runs (which the ORM's
+    ``save()`` must send)."""
+    return (
+        conn.vendor == "postgresql"
+        and conn.alias == connection.alias  # the ledger's database
+        and not _save_signals()
+    )
+
+
 def _charge(user: Any, run: ServiceRun, service: BaseService, *, insert: bool) -> None:
-    """Debit what the finished ``run`` costs and write it: INSERT it in the debit's own
-    statement (``insert``, PostgreSQL) or UPDATE the row written first."""
+    """Debit what the finished ``run`` costs and write it: INSERT it (``insert``) or UPDATE the
+    row written first, in the debit's own statement where it can be (PostgreSQL)."""
     if run.cost:
-        companions = [_insert_with_entry(run)] if insert else []
+        conn = connections[router.db_for_write(ServiceRun)]
+        along = insert or _along_with_charge(conn)
+        if insert:
+            companions = [_insert_with_entry(run)]
+        else:
+            companions = [_update_with_entry(run, conn)] if along else []
         charge = ledger.debit(
             user,
             run.cost,
@@ -738,11 +748,35 @@ def _charge(user: Any, run: ServiceRun, service: BaseService, *, insert: bool) -
         if insert:
             run._state.adding = False
             run._state.db = charge._state.db
+        if along:
             return
     if insert:
         _insert(run)
         return
     run.save(update_fields=_FINISHED_FIELDS)
+
+
+def _update_with_entry(run: ServiceRun, conn: Any) -> ledger.Companion:
+    """The UPDATE of a finished run written first, as a companion of its debit: ``charge`` is
+    the entry the same statement writes (``quickscale_entry``)."""
+    plan = conn.__dict__.get("_quickscale_run_finish")
+    if plan is None:
+        quote = conn.ops.quote_name
+        table = quote(ServiceRun._meta.db_table)
+        fields: list[Any] = [
+            ServiceRun._meta.get_field(name) for name in _FINISHED_FIELDS if name != "charge"
+        ]
+        charge: Any = ServiceRun._meta.get_field("charge")
+        assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+        sql = (
+            f"UPDATE {table} SET {assignments}, "  # noqa: S608
+            f"{quote(charge.column)} = {ledger.ENTRY_CTE}.id FROM {ledger.ENTRY_CTE} "
+            f"WHERE {table}.{quote(ServiceRun._meta.pk.column)} = %s"
+        )
+        plan = conn.__dict__["_quickscale_run_finish"] = (sql, fields)
+    sql, fields = plan
+    values = [field.get_db_prep_save(getattr(run, field.attname), conn) for field in fields]
+    return sql, [*values, run.pk]
 
 
 def _as_json(output: Any) -> Any:
