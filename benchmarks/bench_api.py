@@ -6,8 +6,9 @@ body, the run recorded, the debit, the balance, the response) at 1 and at 16 con
 all with ONE API key of ONE account, as a ratio to a baseline served by the same server in the
 same run: a bare Django view that runs only the SQL of the charge (bench_ledger's baseline: a
 conditional ``UPDATE`` of the account and one ``INSERT`` of the ledger entry, in one
-transaction) and returns a small JSON body. A third figure, for reference, sends a new
-``Idempotency-Key`` with every run.
+transaction) and returns a small JSON body. For reference, a third figure sends a new
+``Idempotency-Key`` with every run, and a fourth runs the bare view's SQL as prepared
+statements, on the cursor the API's own hot statements use.
 
 The server is gunicorn when it is importable (``gthread``: 2 worker processes, one per core, of
 8 threads, so 16 clients are served at once; unlike the ``sync`` workers they keep connections

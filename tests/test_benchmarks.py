@@ -43,6 +43,7 @@ def test_api_benchmark_quick_run() -> None:
     assert "server: " in out, everything
     assert "API ratio ours/baseline at 1 client(s):" in out, everything
     assert "API ratio ours/baseline at 4 client(s):" in out, everything
+    assert "bare view, prepared" in out and "API/bare-prep" in out, everything
 
 
 @pytest.mark.postgres
