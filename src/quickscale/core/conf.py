@@ -19,7 +19,7 @@ class CoreAppConf(AppConf):
     REQUEST_ID_HEADER = "X-Request-ID"
     #: Run the statements of a paid API call (the key lookup, the catalog row, the debit) as
     #: prepared statements on PostgreSQL with psycopg 3. Turn off behind a pooler that does not
-    #: keep prepared statements (PgBouncer in transaction mode before 1.21).
+    #: keep prepared statements (PgBouncer in transaction mode before 1.22).
     PREPARED_STATEMENTS = True
 
     class Meta:

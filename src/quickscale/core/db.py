@@ -9,7 +9,7 @@ and planned once per connection, then only bound and executed.
 
 ``QUICKSCALE_CORE_PREPARED_STATEMENTS = False`` turns this off, for a connection pooler that
 does not keep prepared statements across transactions (PgBouncer in transaction mode before
-1.21, or with ``max_prepared_statements = 0``). Other databases, psycopg 2 and a project whose
+1.22, or with ``max_prepared_statements = 0``). Other databases, psycopg 2 and a project whose
 own ``OPTIONS`` already bind on the server get Django's usual cursor.
 """
 
