@@ -70,6 +70,7 @@ SOURCES = [  # the code the digest in the output covers
     "src/quickscale/apikeys/keys.py",
     "src/quickscale/services/execution.py",
     "src/quickscale/credits/ledger.py",
+    "src/quickscale/core/db.py",
 ]
 
 
@@ -931,7 +932,8 @@ def describe(server: Server, cache: str) -> str:
         f"Python {platform.python_version()}, {os.cpu_count()} CPU(s)\n"
         f"server: {server.description}\n"
         f"cache: {f'Redis at {cache}' if cache else 'local memory (one per server process)'}\n"
-        f"code sha256 {digest.hexdigest()[:12]} (API views, key middleware, services, ledger)"
+        f"code sha256 {digest.hexdigest()[:12]} (API views, key middleware, services, ledger, "
+        "prepared statements)"
     )
 
 
