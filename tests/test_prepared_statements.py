@@ -3,7 +3,7 @@ through Django's usual cursor wrapping; elsewhere, or when turned off, as Django
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -92,7 +92,7 @@ def test_errors_are_djangos_database_errors() -> None:
 @postgres
 @pytest.mark.django_db
 def test_timestamps_are_read_as_djangos_cursors_read_them() -> None:
-    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     with connection.cursor() as cursor:
         cursor.execute("SELECT %s::timestamptz", [moment])
         (django_reads,) = cursor.fetchone()
