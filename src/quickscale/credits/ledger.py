@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models import signals as model_signals
 from django.utils import timezone
@@ -598,7 +598,7 @@ def _companions(
     """The caller's companions of an entry and those of ``ledger_entry_writing``'s receivers
     (PostgreSQL only: elsewhere the signal is not sent)."""
     companions = list(also)
-    if connection.vendor == "postgresql" and signals.ledger_entry_writing.receivers:
+    if signals.ledger_entry_writing.receivers and connection.vendor == "postgresql":
         pending = PendingEntry(
             kind, owner_id, amount, actor, reason, reference, metadata, connection.alias
         )
@@ -805,7 +805,8 @@ def _fast_debit(
     lock; a grant that came due meanwhile makes it change nothing (see ``_fast_debit_sql``),
     and the exact path runs instead.
     """
-    if connection.vendor != "postgresql":
+    conn = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the proxy
+    if conn.vendor != "postgresql":
         account = CreditAccount.objects.select_for_update().filter(owner_id=owner_id).first()
         now = timezone.now()
         if (
@@ -824,7 +825,7 @@ def _fast_debit(
     actor = fields["actor"]
     ctes, cte_params, selected, selected_params = _with_companions(companions)
     row = fetch_one(
-        connection,
+        conn,
         _fast_debit_sql() % {"companions": ctes, "selected": selected},
         [
             owner_id,  # l
@@ -847,9 +848,7 @@ def _fast_debit(
     )
     if row is None:
         return None
-    account = CreditAccount.from_db(
-        connection.alias, _ACCOUNT_NAMES, row[1 : 1 + len(_ACCOUNT_NAMES)]
-    )
+    account = CreditAccount.from_db(conn.alias, _ACCOUNT_NAMES, row[1 : 1 + len(_ACCOUNT_NAMES)])
     # The entry as stored, built the way the ORM builds a row it read (the keyword
     # constructor costs several times more).
     values = {
@@ -873,7 +872,7 @@ def _fast_debit(
         "created_at": now,
     }
     entry = CreditTransaction.from_db(
-        connection.alias, _ENTRY_NAMES, [values[name] for name in _ENTRY_NAMES]
+        conn.alias, _ENTRY_NAMES, [values[name] for name in _ENTRY_NAMES]
     )
     _ENTRY_ACCOUNT.set_cached_value(entry, account)
     if actor is not None:
@@ -942,9 +941,10 @@ def debit(
     reason, reference = _text(reason, "reason"), _text(reference, "reference")
     metadata = _metadata(metadata)
     check_idempotency_key(idempotency_key)
-    if also and connection.vendor != "postgresql":
+    conn = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the proxy
+    if also and conn.vendor != "postgresql":
         raise InvalidArgument(
-            f"also= needs PostgreSQL; the database is {connection.vendor}.",
+            f"also= needs PostgreSQL; the database is {conn.vendor}.",
             details={"field": "also"},
         )
     digest = _digest("debit", amount=amount, reference=reference)
@@ -965,8 +965,8 @@ def debit(
         fast = True
         if (
             idempotency_key is None
-            and connection.vendor == "postgresql"
-            and (connection.in_atomic_block or not signals.ledger_entry_written.receivers)
+            and conn.vendor == "postgresql"
+            and (conn.in_atomic_block or not signals.ledger_entry_written.receivers)
         ):
             # One statement, atomic on its own: no transaction or savepoint around it. (With a
             # key, a replay's failed INSERT must roll back to a savepoint instead; receivers of

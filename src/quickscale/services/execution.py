@@ -22,7 +22,15 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, connections, models, router, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    connection,
+    connections,
+    models,
+    router,
+    transaction,
+)
 from django.db.models import Count, Q, Sum
 from django.db.models import signals as model_signals
 from django.db.models.functions import TruncDate
@@ -609,14 +617,21 @@ def _run_values(run: ServiceRun, plan: _InsertPlan, conn: Any) -> list[Any]:
     values = []
     for field, plain in zip(plan.fields, plan.plain, strict=True):
         value = getattr(run, field.attname)
-        if value is not None and type(value) is not plain:
+        if (
+            value is not None
+            and type(value) is not plain
+            and not (
+                plain is str and isinstance(value, str)  # a str subclass: a TextChoices member
+            )
+        ):
             value = field.get_db_prep_save(value, conn)
         values.append(value)
     return values
 
 
 #: Field classes (exactly these, not subclasses) whose database value is the value itself when
-#: it is exactly of the given type (an enum member is not).
+#: it is exactly of the given type; for text fields, any ``str`` (a ``TextChoices`` member is
+#: a ``str`` that the ORM passes on as it is too). An ``IntegerChoices`` member is not plain.
 _PLAIN_FIELDS: dict[type, type] = {
     models.CharField: str,
     models.TextField: str,
@@ -721,7 +736,7 @@ def _along_with_charge(conn: Any) -> bool:
     ``save()`` must send)."""
     return (
         conn.vendor == "postgresql"
-        and conn.alias == connection.alias  # the ledger's database
+        and conn.alias == DEFAULT_DB_ALIAS  # the ledger's database
         and not _save_signals()
     )
 
