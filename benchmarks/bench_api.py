@@ -625,7 +625,7 @@ class Result:
     def ratio(self, mode: Mode, base: Mode = BARE) -> float:
         """The median of the rounds' ratios (each round's runs went back to back)."""
         pairs = zip(self.rates[mode.name], self.rates[base.name], strict=True)
-        return median([ours / base for ours, base in pairs])
+        return median([ours / theirs for ours, theirs in pairs])
 
 
 def measure(

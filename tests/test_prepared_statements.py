@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -34,6 +34,16 @@ def test_a_statement_is_parsed_once_then_only_bound_and_executed() -> None:
     assert not [line for line in sent.lines if "\tParse\t" in line]  # bound, not parsed again
     assert sent.sent == ["SELECT $1::int + 1 AS quickscale_probe"]
     assert "SELECT $1::int + 1 AS quickscale_probe" in prepared_texts()
+
+
+@postgres
+@pytest.mark.django_db
+def test_the_connection_proxy_and_the_connection_share_one_cursor() -> None:
+    through_proxy = prepared_cursor(connection)
+    direct = prepared_cursor(connections["default"])
+
+    assert through_proxy.cursor is direct.cursor
+    assert through_proxy.db is connections["default"]
 
 
 @postgres

@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.utils.connection import ConnectionProxy
 
 from quickscale.core.conf import settings
 
@@ -60,6 +62,7 @@ class _LoggedCursor(CursorDebugWrapper):
 def fetch_one(conn: Any, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     """Execute ``sql`` with ``params`` on ``conn`` (a Django connection) and return its first
     row, as a prepared statement where the database and the settings allow it."""
+    conn = _itself(conn)
     cursor = prepared_cursor(conn)
     cursor.execute(sql, params)
     row = cursor.fetchone()
@@ -77,11 +80,18 @@ def prepared_cursor(conn: Any) -> CursorWrapper:
     caller in its thread, so use it for one statement at a time and fetch the rows before the
     next; closing it is allowed (the next call makes another).
     """
+    conn = _itself(conn)
     cursor = _prepared_cursor(conn)
     if cursor is None:
         return conn.cursor()
     conn.validate_thread_sharing()  # what conn.cursor() checks
     return _LoggedCursor(cursor, conn) if conn.queries_logged else CursorWrapper(cursor, conn)
+
+
+def _itself(conn: Any) -> Any:
+    """The connection of this thread when given Django's ``connection`` proxy (which is shared
+    by every thread, so it must not keep a cursor), else ``conn``."""
+    return connections[conn.alias] if isinstance(conn, ConnectionProxy) else conn
 
 
 def _prepared_cursor(conn: Any) -> Any:
