@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.utils.formats import number_format
 
 from quickscale.credits.exceptions import InvalidAmount
 
@@ -85,3 +86,16 @@ def quantize(value: Decimal) -> Decimal:
 def display(value: Decimal) -> str:
     """An amount as people read it: with the configured places, not the stored eight."""
     return f"{quantize(value):f}"
+
+
+def for_people(value: Decimal | int) -> str:
+    """An amount as a page shows it: grouped in thousands in the active locale, whole amounts
+    without decimals (``"1,000"``), others with the configured places (``"12.50"``).
+
+    For pages only: :func:`display` is the form that :func:`parse_amount` reads back.
+    """
+    amount = quantize(Decimal(value))
+    places = 0 if amount == amount.to_integral_value() else None
+    if places is None:
+        places = settings.QUICKSCALE_CREDITS_DECIMAL_PLACES
+    return number_format(amount, decimal_pos=places, use_l10n=True, force_grouping=True)
