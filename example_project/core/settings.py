@@ -51,8 +51,14 @@ INSTALLED_APPS = [
     "quickscale.billing",
     "quickscale.audit",
     "quickscale.api",
+    # The database queue of django.tasks: async services and webhook processing run in a
+    # worker (``manage.py db_worker``; ``manage.py demo`` starts one).
+    "django_tasks_db",
+    "common",
     "users",
     "public",
+    "playground",
+    "admin_dashboard",
     "demo_services",
 ]
 
@@ -86,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "common.context_processors.project_settings",
             ],
         },
     },
@@ -101,7 +108,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers take the lock when their transaction starts, so concurrent requests queue
     # instead of failing with "database is locked" half-way through a ledger write.
-    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    # The web server and the task worker are two processes: a writer waits up to 20 seconds for
+    # the other's lock rather than failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -130,8 +139,16 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 SITE_ID = 1
+#: The product's name, in page titles, emails ("[QuickScale] ...") and the header.
+SITE_NAME = get_env("SITE_NAME", "QuickScale")
+SITE_TAGLINE = get_env("SITE_TAGLINE", "Prepaid credits, paid services and API keys.")
+#: The host emails link to; by default the first of ALLOWED_HOSTS (with runserver's port in
+#: development).
+SITE_DOMAIN = get_env(
+    "SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else f"{ALLOWED_HOSTS[1]}:8000"
+)
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "public:home"
+LOGIN_REDIRECT_URL = "users:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "public:home"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -140,12 +157,28 @@ ACCOUNT_UNIQUE_EMAIL = True
 # Development has no mail server to confirm addresses with; production insists on it.
 ACCOUNT_EMAIL_VERIFICATION = "mandatory" if PRODUCTION else "optional"
 
-# Billing through Stripe: on only when all three are set, e.g. from the Stripe dashboard's test
-# mode (the webhook endpoint is /stripe/webhook/). Without them the pricing page lists the demo
-# catalog as unavailable and the other billing pages say billing is not configured.
+# A refused form, in the site's layout.
+CSRF_FAILURE_VIEW = "common.views.csrf_failure"
+
+# Background work: the database queue, run by ``manage.py db_worker``.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Billing through Stripe: on when all three are set, e.g. from the Stripe dashboard's test mode
+# (the webhook endpoint is /stripe/webhook/).
 QUICKSCALE_BILLING_STRIPE_SECRET_KEY = get_env("STRIPE_SECRET_KEY")
 QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY = get_env("STRIPE_PUBLISHABLE_KEY")
 QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET = get_env("STRIPE_WEBHOOK_SECRET")
+# Without them, development buys through the payment sandbox: a local checkout page and signed
+# webhooks, no money and no network. It never runs in production (a system check refuses it).
+QUICKSCALE_BILLING_SANDBOX = env_bool(
+    "BILLING_SANDBOX",
+    not PRODUCTION
+    and not (
+        QUICKSCALE_BILLING_STRIPE_SECRET_KEY
+        or QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY
+        or QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET
+    ),
+)
 
 # The "LLM completion" demo service: any OpenAI-compatible endpoint, e.g.
 # DEMO_LLM_BASE_URL=https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama). Without a

@@ -1,17 +1,30 @@
-"""URL map of the example project; each app owns the URLs under its prefix."""
+"""URL map of the example project; each app owns the URLs under its prefix.
+
+``/`` public pages, ``/users/`` the customer's account, ``/services/`` the service playground,
+``/dashboard/`` the staff dashboard, ``/api/`` the JSON API and its docs, ``/stripe/`` billing
+(pricing, checkout, the webhook), ``/accounts/`` sign-up and log-in, ``/admin/`` Django's admin.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", include("public.urls")),
     path("users/api-keys/", include("quickscale.apikeys.urls")),
+    path("users/", include("users.urls")),
+    path("services/", include("playground.urls")),
     path("dashboard/audit/", include("quickscale.audit.urls")),
+    path("dashboard/", include("admin_dashboard.urls")),
     path("api/", include("quickscale.api.urls")),
-    # Pricing, checkout, "my billing" and the Stripe webhook (/stripe/webhook/).
+    # The customer's billing page lives in their account; billing's own address for it (where
+    # its plan actions return) leads there.
+    path("stripe/account/", RedirectView.as_view(pattern_name="users:billing")),
     path("stripe/", include("quickscale.billing.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "common.views.server_error"

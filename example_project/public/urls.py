@@ -7,5 +7,7 @@ from public import views
 app_name = "public"
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
+    path("", views.home, name="home"),
+    path("pricing/", views.pricing, name="pricing"),
+    path("about/", views.about, name="about"),
 ]

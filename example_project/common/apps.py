@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CommonConfig(AppConfig):
+    """What every page shares: the layout, the error pages, the feature flags and the charts."""
+
+    name = "common"
+    verbose_name = "Common"
+
+    def ready(self) -> None:
+        from common.sites import sync_site
+
+        post_migrate.connect(sync_site, sender=self, dispatch_uid="common.sync_site")
