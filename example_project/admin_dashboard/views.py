@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from common.decorators import staff_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-
-from common.decorators import staff_required
 
 
 @staff_required

@@ -214,14 +214,15 @@ def line(
     top_value = nice_ceiling(max((Decimal(str(v)) for v in values), default=Decimal(0)))
     span = HEIGHT - BOTTOM - TOP
     step = (WIDTH - RIGHT - LEFT) / max(1, len(values) - 1)
+    floor = HEIGHT - BOTTOM
     coordinates = [
-        (round(LEFT + i * step, 2), round(HEIGHT - BOTTOM - float(Decimal(str(v)) / top_value) * span, 2))
+        (round(LEFT + i * step, 2), round(floor - float(Decimal(str(v)) / top_value) * span, 2))
         for i, v in enumerate(values)
     ]
     points = " ".join(f"{x},{y}" for x, y in coordinates)
     area = ""
     if coordinates:
-        area = f"{coordinates[0][0]},{HEIGHT - BOTTOM} {points} {coordinates[-1][0]},{HEIGHT - BOTTOM}"
+        area = f"{coordinates[0][0]},{floor} {points} {coordinates[-1][0]},{floor}"
     latest = fmt(values[-1]) if values else "0"
     return Chart(
         title=title,

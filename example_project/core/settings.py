@@ -144,9 +144,7 @@ SITE_NAME = get_env("SITE_NAME", "QuickScale")
 SITE_TAGLINE = get_env("SITE_TAGLINE", "Prepaid credits, paid services and API keys.")
 #: The host emails link to; by default the first of ALLOWED_HOSTS (with runserver's port in
 #: development).
-SITE_DOMAIN = get_env(
-    "SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else f"{ALLOWED_HOSTS[1]}:8000"
-)
+SITE_DOMAIN = get_env("SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else f"{ALLOWED_HOSTS[1]}:8000")
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "users:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "public:home"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 register = template.Library()
+
 
 @register.simple_tag(takes_context=True)
 def nav_item(context: template.Context, url_name: str, label: str) -> str:
