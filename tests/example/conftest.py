@@ -7,6 +7,7 @@ a throwaway SQLite database and an environment free of the variables a deploymen
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -96,20 +98,77 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+#: The password of every user the tests create.
+PASSWORD = "a-long-test-password-1"
+_users = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class DemoServer:
-    """A running ``manage.py demo``: its address, its environment and the file it prints to."""
+    """A running ``manage.py demo``: its address, its environment and the file it prints to,
+    with the helpers a test needs to set up what it looks at (each test makes its own users)."""
 
     url: str
     env: dict[str, str]
     log: Path
 
+    def address(self, path: str) -> str:
+        """The absolute URL of ``path`` (``"/users/"``)."""
+        return self.url.rstrip("/") + path
+
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py`` against the server's database; fail the test if it fails."""
+        result = run_manage(*args, env=self.env)
+        assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stderr}"
+        return result.stdout
+
+    def create_user(self, *, staff: bool = False, credits: str | None = None) -> str:
+        """A new, verified user (password :data:`PASSWORD`), optionally staff and with
+        ``credits`` granted as a promotion; returns their email address."""
+        email = f"{'staff' if staff else 'customer'}{next(_users)}-{os.getpid()}@example.com"
+        self.manage("create_user", email, "--password", PASSWORD, *(["--staff"] if staff else []))
+        if credits is not None:
+            self.manage("credits", "grant", email, credits, "--source", "promotion")
+        return email
+
+    def log_in(self, page: Page, email: str, password: str = PASSWORD) -> None:
+        """Sign ``page``'s browser context in as ``email``."""
+        page.goto(self.address("/accounts/login/"))
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign In").click()
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def example_database_url(workdir: Path, name: str) -> Iterator[str]:
+    """A fresh database for a run of the example project: on PostgreSQL when the suite runs
+    there (dropped afterwards), else an SQLite file in ``workdir``."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{workdir / 'db.sqlite3'}"
+        return
+    import psycopg
+
+    database = f"qs_{name}_{os.getpid()}"
+    parts = urlsplit(url)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{database}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
 
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """``manage.py demo`` on a free port, started once for the tests that only read from it."""
+    """``manage.py demo`` on a free port, started once for the session (on the suite's kind
+    of database); tests make their own users, so they do not depend on each other."""
     workdir = tmp_path_factory.mktemp("demo")
-    env = example_env(workdir)
+    database = example_database_url(workdir, "demo")
+    env = example_env(workdir, DATABASE_URL=next(database))
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as output:
@@ -127,6 +186,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         yield DemoServer(url, env, log)
     finally:
         stop(process)
+        database.close()
 
 
 @pytest.fixture(scope="session")
