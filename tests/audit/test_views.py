@@ -57,7 +57,7 @@ def test_staff_without_the_view_permission_are_refused(
 ) -> None:
     web.force_login(make_user(is_staff=True))
 
-    assert web.get(PAGE).status_code == 302
+    assert web.get(PAGE).status_code == 403
 
 
 def test_staff_with_the_view_permission_may_look(
@@ -80,7 +80,18 @@ def test_a_non_staff_user_with_the_permission_is_refused(
     someone.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
     web.force_login(someone)
 
-    assert web.get(PAGE).status_code == 302
+    assert web.get(PAGE).status_code == 403
+
+
+def test_a_signed_in_customer_is_refused_not_sent_to_log_in_again(
+    web: Client, make_user: Callable[..., Any]
+) -> None:
+    web.force_login(make_user())
+
+    response = web.get(PAGE)
+
+    assert response.status_code == 403
+    assert "Location" not in response
 
 
 def test_the_page_refuses_posts(staff_web: Client) -> None:
@@ -222,4 +233,4 @@ def test_a_bad_export_request_is_refused(staff_web: Client, query: dict[str, str
 def test_exports_need_the_same_permission(web: Client, user: Any) -> None:
     web.force_login(user)
 
-    assert web.get(EXPORT, {"format": "jsonl"}).status_code == 302
+    assert web.get(EXPORT, {"format": "jsonl"}).status_code == 403

@@ -2,9 +2,9 @@
 and export what a search found.
 
 Only active staff members with the ``quickscale_audit.view_auditevent`` permission (superusers
-have it) may look; anyone else is sent to ``LOGIN_URL``. Pages are keyset-paginated (``before``
-is the id of the last event shown), so the hundredth page costs what the first does. Every
-export is itself recorded as an ``audit.exported`` event.
+have it) may look: visitors are sent to ``LOGIN_URL``, anyone else signed in gets 403. Pages are
+keyset-paginated (``before`` is the id of the last event shown), so the hundredth page costs what
+the first does. Every export is itself recorded as an ``audit.exported`` event.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -24,6 +23,7 @@ from quickscale.audit import export as exporting
 from quickscale.audit.log import record
 from quickscale.audit.models import AuditEvent
 from quickscale.audit.search import EventFilterForm
+from quickscale.core.access import allow_only
 
 PAGE_SIZE = 50
 PERMISSION = "quickscale_audit.view_auditevent"
@@ -34,7 +34,8 @@ def _may_read(user: Any) -> bool:
 
 
 def staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    return never_cache(require_safe(user_passes_test(_may_read)(view)))
+    guarded = allow_only(_may_read, "The audit log is for staff with its view permission.")
+    return never_cache(require_safe(guarded(view)))
 
 
 def _filters(request: HttpRequest) -> EventFilterForm:
