@@ -19,8 +19,9 @@ urlpatterns = [
     path("dashboard/audit/", include("quickscale.audit.urls")),
     path("dashboard/", include("admin_dashboard.urls")),
     path("api/", include("quickscale.api.urls")),
-    # The customer's billing page lives in their account; billing's own address for it (where
-    # its plan actions return) leads there.
+    # Billing's pages live at the site's addresses (the pricing page at /pricing/, the person's
+    # billing in their account); billing's own addresses for them lead there.
+    path("stripe/pricing/", RedirectView.as_view(pattern_name="public:pricing")),
     path("stripe/account/", RedirectView.as_view(pattern_name="users:billing")),
     path("stripe/", include("quickscale.billing.urls")),
     path("accounts/", include("allauth.urls")),
