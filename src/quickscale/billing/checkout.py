@@ -222,14 +222,22 @@ def set_cancel_at_period_end(user: Any, cancel: bool) -> Subscription:
 @dataclass(frozen=True)
 class CheckoutStatus:
     """What the success page may say about a checkout: ``state`` is ``paid`` (credits added),
-    ``failed``, ``processing`` (Stripe took the order; credits arrive with the webhook),
+    ``failed`` (a pack's payment, or a plan's first invoice), ``processing`` (Stripe took the
+    order; credits arrive with the webhook), ``pending`` (a payment still confirming),
     ``subscribed`` or ``subscribing``."""
+
+    #: The states the webhook has yet to settle: the success page reloads itself.
+    WAITING = ("processing", "subscribing", "pending")
 
     state: str
     session_id: str
     payment: Payment | None = None
     subscription: Subscription | None = None
     price: Price | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in self.WAITING
 
 
 def checkout_status(user: Any, session_id: str) -> CheckoutStatus | None:
@@ -266,7 +274,16 @@ def checkout_status(user: Any, session_id: str) -> CheckoutStatus | None:
         subscription = Subscription.objects.filter(
             stripe_id=ref(session.get("subscription")) or ""
         ).first()
-        state = "subscribed" if subscription is not None and subscription.is_live else "subscribing"
+        if subscription is not None and subscription.is_live:
+            state = "subscribed"
+        elif (
+            subscription is not None
+            and subscription.payments.filter(status=PaymentStatus.FAILED).exists()
+        ):
+            # Its first invoice was not paid: the plan does not start.
+            state = "failed"
+        else:
+            state = "subscribing"
         return CheckoutStatus(state, session_id, subscription=subscription, price=price)
     state = "processing" if session.get("payment_status") in PAID_CHECKOUT else "pending"
     return CheckoutStatus(state, session_id, price=price)

@@ -2,7 +2,10 @@
 
 Billing is enabled only when the three Stripe settings are all set; some but not all is a
 warning (billing stays off). A set value of the wrong kind (a publishable key where the secret
-key belongs, live and test keys mixed) is reported before the first request fails on it.
+key belongs, live and test keys mixed) is reported before the first request fails on it. The
+payment sandbox is refused with ``DEBUG`` off, in production and beside Stripe keys
+(``E008``-``E010``); the sandbox reads the same conditions again at run time, where checks do
+not run (a WSGI server).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from quickscale.billing.sandbox import guard
 from quickscale.core.checks import integer_setting_error
 
 #: The prefixes a value of each setting starts with, and the check id reporting another.
@@ -87,12 +91,63 @@ def check_settings(
                 id="quickscale_billing.E006",
             )
         )
-    if not missing and importlib.util.find_spec("stripe") is None:
+    messages.extend(sandbox_messages())
+    if (not missing or guard.requested()) and importlib.util.find_spec("stripe") is None:
         messages.append(
             checks.Error(
-                "Billing is configured but the stripe package is not installed.",
+                ("QUICKSCALE_BILLING_SANDBOX is on" if missing else "Billing is configured")
+                + " but the stripe package is not installed.",
                 hint='Install the extra: pip install "django-quickscale[stripe]".',
                 id="quickscale_billing.E007",
+            )
+        )
+    return messages
+
+
+def sandbox_messages() -> list[checks.CheckMessage]:
+    """The payment sandbox is for development: never with DEBUG off, in production, or beside
+    Stripe keys (Stripe would then be used, not the sandbox)."""
+    value = getattr(settings, guard.SETTING)
+    if not isinstance(value, bool):
+        return [
+            checks.Error(
+                f"{guard.SETTING} must be True or False, not {value!r}.",
+                hint="Set it to True in development to use the payment sandbox, else False.",
+                id="quickscale_billing.E011",
+            )
+        ]
+    if not value:
+        return []
+    messages: list[checks.CheckMessage] = []
+    if not settings.DEBUG:
+        messages.append(
+            checks.Error(
+                f"{guard.SETTING} is on while DEBUG is off: the payment sandbox is for "
+                "development only and refuses to act.",
+                hint=f"Set {guard.SETTING} = False (and the Stripe settings) in production; "
+                "in development turn DEBUG on.",
+                id="quickscale_billing.E008",
+            )
+        )
+    if guard.environment() == "production":
+        messages.append(
+            checks.Error(
+                f"{guard.SETTING} is on while QUICKSCALE_ENV is production: the payment "
+                "sandbox never runs in production.",
+                hint=f"Set {guard.SETTING} = False and configure Stripe for production.",
+                id="quickscale_billing.E009",
+            )
+        )
+    keys = guard.stripe_keys_set()
+    if keys:
+        messages.append(
+            checks.Error(
+                f"{guard.SETTING} is on while {' and '.join(keys)} "
+                f"{'is' if len(keys) == 1 else 'are'} set: billing would use Stripe, not the "
+                "sandbox.",
+                hint=f"Unset the Stripe settings to use the sandbox, or set {guard.SETTING} = "
+                "False to use Stripe.",
+                id="quickscale_billing.E010",
             )
         )
     return messages

@@ -27,6 +27,10 @@ class BillingAppConf(AppConf):
     #: Extra keyword arguments for ``stripe.StripeClient``: ``max_network_retries`` (default
     #: 2), ``proxy``, ``http_client``, ``stripe_account``...
     STRIPE_CLIENT_OPTIONS: dict[str, Any] = {}
+    #: Development only: billing runs against the payment sandbox, a local stand-in for
+    #: Stripe (no account, no network, no money). It acts only with ``DEBUG`` on, outside
+    #: ``QUICKSCALE_ENV=production`` and without Stripe keys.
+    SANDBOX = False
 
     class Meta:
         prefix = "QUICKSCALE_BILLING"

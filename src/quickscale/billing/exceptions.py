@@ -46,3 +46,27 @@ class UnknownStripeObject(BillingError):
 
     code = "unknown_stripe_object"
     status = 422
+
+
+class RefundRefused(BillingError):
+    """A refund that cannot be made (the payment is not refundable, or the amount is more
+    than what is left to refund); nothing was changed. ``code`` says which."""
+
+    code = "refund_refused"
+    status = 409
+
+
+class SandboxError(BillingError):
+    """The payment sandbox cannot do what was asked: it is not active, or the object does not
+    allow it (a subscription that has ended does not renew)."""
+
+    code = "sandbox_error"
+    status = 409
+
+
+class DeliveryRefused(SandboxError):
+    """The webhook endpoint answered an event of the payment sandbox with an error. The change
+    stays made in the sandbox; the message says how to deliver the event again."""
+
+    code = "sandbox_delivery_refused"
+    status = 502

@@ -5,7 +5,11 @@ subscriptions, payments and refunds) so pages and the API never wait on Stripe, 
 the ledger did for each payment: the credits granted, taken back and not recoverable. Every row
 that mirrors a Stripe object is unique by its Stripe id, which is what makes processing a
 webhook twice harmless. ``WebhookEvent`` keeps every verified delivery; ``RejectedDelivery``
-logs the refused ones without storing their body.
+logs the refused ones without storing their body. ``SandboxObject`` holds the payment sandbox's
+own Stripe objects (development only, see :mod:`quickscale.billing.sandbox`).
+
+Amounts of credits are shown with :func:`~quickscale.credits.amounts.for_people` (``1,000``);
+metadata and anything read back keep :func:`~quickscale.credits.amounts.display`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from quickscale.credits.amounts import display
+from quickscale.credits.amounts import for_people
 from quickscale.credits.models import money
 
 
@@ -122,7 +126,7 @@ class Price(models.Model):
 
     @property
     def credits_display(self) -> str:
-        return display(self.credits) if self.credits is not None else "-"
+        return for_people(self.credits) if self.credits is not None else "-"
 
     @property
     def amount_display(self) -> str:
@@ -329,7 +333,7 @@ class Payment(models.Model):
 
     @property
     def credits_display(self) -> str:
-        return display(self.credits)
+        return for_people(self.credits)
 
 
 class RefundStatus(models.TextChoices):
@@ -379,11 +383,11 @@ class Refund(models.Model):
 
     @property
     def clawed_back_display(self) -> str:
-        return display(self.credits_clawed_back)
+        return for_people(self.credits_clawed_back)
 
     @property
     def shortfall_display(self) -> str:
-        return display(self.credits_shortfall)
+        return for_people(self.credits_shortfall)
 
 
 class EventStatus(models.TextChoices):
@@ -474,3 +478,22 @@ class RejectedDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SandboxObject(models.Model):
+    """A Stripe object of the payment sandbox (customers, sessions, subscriptions, events...),
+    as the Stripe API would return it. Written only by the sandbox, in development, so its
+    state survives restarts and is shared by every process of the site."""
+
+    stripe_id = models.CharField(_("Stripe id"), max_length=255, unique=True)
+    #: The API path of its collection: ``customers``, ``checkout/sessions``...
+    collection = models.CharField(max_length=40, db_index=True)
+    data = models.JSONField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox object")
+        verbose_name_plural = _("sandbox objects")
+
+    def __str__(self) -> str:
+        return f"{self.collection} {self.stripe_id}"

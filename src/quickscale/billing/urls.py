@@ -1,10 +1,11 @@
 """Billing's URLs, the Stripe webhook included; e.g.
 ``path("billing/", include("quickscale.billing.urls"))``, then give Stripe the webhook's address
-(``/billing/webhook/``). Every URL exists whether or not billing is configured."""
+(``/billing/webhook/``). Every URL exists whether or not billing is configured; the payment
+sandbox's pages (under ``sandbox/``) answer 404 while it is not active."""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from quickscale.billing import views
 
@@ -21,4 +22,5 @@ urlpatterns = [
     path("plan/cancel/", views.cancel_plan, name="cancel_plan"),
     path("plan/resume/", views.resume_plan, name="resume_plan"),
     path("webhook/", views.stripe_webhook, name="webhook"),
+    path("sandbox/", include("quickscale.billing.sandbox.urls")),
 ]

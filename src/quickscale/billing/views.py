@@ -30,7 +30,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from quickscale.billing import checkout
-from quickscale.billing.client import is_enabled, missing_settings
+from quickscale.billing.client import is_enabled, missing_settings, sandbox_active
 from quickscale.billing.exceptions import BillingError, StripeUnavailable
 from quickscale.billing.models import Payment, Price, PriceKind, Refund
 from quickscale.billing.webhooks import stripe_webhook
@@ -50,6 +50,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
+#: How often the success page reloads itself while the order is still being confirmed.
+SUCCESS_REFRESH_SECONDS = 2
 
 
 def not_configured(request: HttpRequest) -> HttpResponse:
@@ -154,8 +156,9 @@ def start_checkout(request: HttpRequest) -> HttpResponse:
 @require_safe
 @billing_enabled
 def checkout_success(request: HttpRequest) -> HttpResponse:
-    """Where Stripe sends the buyer back: what we know of the order so far. Reloading it, or
-    opening it with someone else's session id, grants nothing and shows nothing of theirs."""
+    """Where Stripe sends the buyer back: what we know of the order so far, reloading itself
+    while the webhook has not settled it. Reloading it, or opening it with someone else's
+    session id, grants nothing and shows nothing of theirs."""
     session_id = request.GET.get("session_id", "")
     try:
         status = checkout.checkout_status(request.user, session_id) if session_id else None
@@ -163,7 +166,11 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
         return back_to_pricing(request, error)
     if status is None:
         raise Http404("No such checkout session of yours.")
-    return render(request, "quickscale/billing/checkout_success.html", {"status": status})
+    return render(
+        request,
+        "quickscale/billing/checkout_success.html",
+        {"status": status, "refresh_seconds": SUCCESS_REFRESH_SECONDS},
+    )
 
 
 @people_only
@@ -183,6 +190,7 @@ def account(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "enabled": is_enabled(),
+        "sandbox": sandbox_active(),
         "subscription": checkout.live_subscription(request.user),
         "payments": payments,
         "refunds": list(

@@ -1,10 +1,12 @@
 """The Stripe webhook endpoint: verify, store once, enqueue, answer.
 
-1. The ``Stripe-Signature`` header is checked against ``QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET``
-   with Stripe's own ``WebhookSignature.verify_header``, refusing timestamps older than
-   ``QUICKSCALE_BILLING_WEBHOOK_TOLERANCE`` seconds. A delivery that fails this, or whose body is
-   not a Stripe event, gets 400 and leaves one ``RejectedDelivery`` row (no body kept): Stripe
-   shows the failure on the endpoint and retries it.
+1. The ``Stripe-Signature`` header is checked against the signing secret
+   (:func:`~quickscale.billing.client.webhook_secret`: ``QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET``,
+   or the payment sandbox's own) with Stripe's ``WebhookSignature.verify_header``, refusing
+   timestamps older than ``QUICKSCALE_BILLING_WEBHOOK_TOLERANCE`` seconds. A delivery that
+   fails this, or whose body is not a Stripe event, gets 400 and leaves one
+   ``RejectedDelivery`` row (no body kept): Stripe shows the failure on the endpoint and
+   retries it.
 2. An event of a type we do not handle gets 200 and is not stored, as Stripe asks of endpoints
    that receive more event types than they use.
 3. The event is stored with one ``INSERT ... ON CONFLICT DO NOTHING`` on its unique Stripe id,
@@ -34,7 +36,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from quickscale.billing.client import require_enabled
+from quickscale.billing.client import require_enabled, webhook_secret
 from quickscale.billing.exceptions import BillingDisabled
 from quickscale.billing.handlers import FINISHED, HANDLED_TYPES, object_id
 from quickscale.billing.models import EventStatus, RejectedDelivery, RejectReason, WebhookEvent
@@ -86,7 +88,7 @@ def verify(body: bytes, header: str | None) -> Delivery:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected("The body is not UTF-8.", code=RejectReason.MALFORMED) from None
-    secret = settings.QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET
+    secret = webhook_secret()
     tolerance = settings.QUICKSCALE_BILLING_WEBHOOK_TOLERANCE
     try:
         stripe.WebhookSignature.verify_header(text, header, secret, tolerance)
