@@ -22,5 +22,7 @@ LOGGING = {
     "loggers": {
         # Replaces Django's default, which only logs when DEBUG is on and mails admins otherwise.
         "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # The Stripe SDK logs every request at INFO; its failures reach billing's own log.
+        "stripe": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }
