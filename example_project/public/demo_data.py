@@ -39,7 +39,7 @@ from quickscale.services.execution import execute
 STAFF_EMAIL = "staff@example.com"
 CUSTOMER_EMAIL = "customer@example.com"
 #: Both log-ins share one password, printed by ``manage.py demo``.
-PASSWORD = "quickscale-demo"
+PASSWORD = "quickscale-demo"  # noqa: S105 (a demo's log-in, printed on purpose)
 #: Other customers, for the staff's lists and charts: (email, days ago they signed up).
 OTHER_CUSTOMERS = [
     ("ada@example.com", 27),
@@ -82,7 +82,7 @@ def seed() -> Seeded | None:
     users = get_user_model()._default_manager
     if users.filter(email=CUSTOMER_EMAIL).exists():
         return None
-    rng = random.Random(2026)  # the same history on every fresh database
+    rng = random.Random(2026)  # noqa: S311 (the same history on every fresh database)
     start = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(DAYS)
 
     def day(n: int, hour: int = 0) -> datetime:
