@@ -94,3 +94,52 @@ def shop(fake: FakeStripe, db: None) -> Shop:
     )
     catalog.sync_catalog()
     return shop
+
+
+#: The payment sandbox on. Django's test runner turns DEBUG off, and the sandbox refuses to act
+#: without it, so tests that use the sandbox turn it back on.
+SANDBOX_SETTINGS = {"DEBUG": True, "QUICKSCALE_BILLING_SANDBOX": True}
+
+
+@dataclass
+class SandboxShop:
+    """A catalog made in the payment sandbox through the Stripe API (its events mirrored it
+    here): the ids of a pack and two monthly plans."""
+
+    pack: str
+    basic: str
+    pro: str
+
+
+@pytest.fixture
+def sandbox(transactional_db: None) -> Iterator[SandboxShop]:
+    """The payment sandbox, active, with a catalog. The database is committed for real (no
+    test transaction), so the webhook endpoint processes each event as soon as it is stored,
+    as on a development server."""
+    from quickscale.billing.client import get_client
+
+    with override_settings(**SANDBOX_SETTINGS):
+        api = get_client().v1
+        packs = api.products.create(params={"name": "Credit pack"})
+        plans = api.products.create(params={"name": "Plans"})
+        pack = api.prices.create(
+            params={
+                "product": packs.id,
+                "unit_amount": 1000,
+                "currency": "usd",
+                "metadata": {"credits": "100"},
+            }
+        )
+        basic, pro = (
+            api.prices.create(
+                params={
+                    "product": plans.id,
+                    "unit_amount": amount,
+                    "currency": "usd",
+                    "recurring": {"interval": "month"},
+                    "metadata": {"credits": credits},
+                }
+            )
+            for amount, credits in ((900, "50"), (2900, "200"))
+        )
+        yield SandboxShop(pack=pack.id, basic=basic.id, pro=pro.id)

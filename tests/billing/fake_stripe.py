@@ -37,15 +37,14 @@ class FakeStripe(Emulator):
 
     def respond(
         self, method: str, path: str, params: Data, headers: dict[str, str]
-    ) -> tuple[int, Data]:
+    ) -> tuple[int, Data, dict[str, str]]:
         if self.latency:
             time.sleep(self.latency)
         with self.lock:
             self.requests.append((method, path, params))
             if path in self.failing:
-                return 500, {
-                    "error": {"type": "api_error", "message": "Something went wrong at the fake."}
-                }
+                body = {"type": "api_error", "message": "Something went wrong at the fake."}
+                return 500, {"error": body}, {}
             return super().respond(method, path, params, headers)
 
     def now(self) -> int:

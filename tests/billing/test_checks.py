@@ -82,3 +82,45 @@ def test_unconfigured_billing_passes() -> None:
         )
         == []
     )
+
+
+# -- the payment sandbox ----------------------------------------------------------------------
+
+NO_KEYS = {name: "" for name in CONFIGURED}
+
+
+def sandbox_messages(**overrides: Any) -> list[Any]:
+    with override_settings(**{**NO_KEYS, "QUICKSCALE_BILLING_SANDBOX": True, **overrides}):
+        return [message for message in check_settings() if message.id]
+
+
+def test_the_sandbox_in_development_passes() -> None:
+    assert sandbox_messages(DEBUG=True) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check_id", "named"),
+    [
+        ({"DEBUG": False}, "quickscale_billing.E008", "DEBUG"),
+        ({"DEBUG": True, "QUICKSCALE_ENV": "production"}, "quickscale_billing.E009", "production"),
+        ({"DEBUG": True, **CONFIGURED}, "quickscale_billing.E010", "STRIPE_SECRET_KEY"),
+        ({"QUICKSCALE_BILLING_SANDBOX": "yes"}, "quickscale_billing.E011", "True or False"),
+    ],
+    ids=["debug-off", "production", "stripe-keys", "not-a-bool"],
+)
+def test_the_sandbox_outside_development_is_an_error_naming_the_setting(
+    overrides: dict[str, Any], check_id: str, named: str
+) -> None:
+    [message] = sandbox_messages(**overrides)
+
+    assert message.id == check_id
+    assert "QUICKSCALE_BILLING_SANDBOX" in message.msg and named in message.msg
+    assert message.hint and "QUICKSCALE_BILLING_SANDBOX" in message.hint
+
+
+def test_the_production_environment_variable_is_read_when_the_setting_is_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QUICKSCALE_ENV", "production")
+
+    assert [m.id for m in sandbox_messages(DEBUG=True)] == ["quickscale_billing.E009"]

@@ -112,7 +112,8 @@ def sandbox_messages() -> list[checks.CheckMessage]:
         return [
             checks.Error(
                 f"{guard.SETTING} must be True or False, not {value!r}.",
-                hint="Set it to True in development to use the payment sandbox, else False.",
+                hint=f"Set {guard.SETTING} = True in development to use the payment sandbox, "
+                "else False.",
                 id="quickscale_billing.E011",
             )
         ]

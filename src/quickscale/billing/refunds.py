@@ -51,6 +51,8 @@ class RefundRequest:
     amount: int
     currency: str
     status: str
+    #: Stripe answered an earlier request with the same idempotency key: no new refund.
+    repeated: bool = False
 
 
 def refundable_amount(payment: Payment) -> int:
@@ -92,26 +94,32 @@ def refund(
             },
         }
         try:
-            if payment.charge_id:
-                params["charge"] = payment.charge_id
-            else:
+            # The payment intent whenever it is known, so a repeated request (the same form
+            # sent again after the first refund recorded the charge) has the same parameters.
+            if payment.payment_intent_id or not payment.charge_id:
                 params["payment_intent"] = payment.payment_intent_id or _invoice_intent(payment)
-            created = as_data(
-                get_client().v1.refunds.create(
-                    params=params,
-                    options={"idempotency_key": idempotency_key} if idempotency_key else {},
-                )
+            else:
+                params["charge"] = payment.charge_id
+            answer = get_client().v1.refunds.create(
+                params=params,
+                options={"idempotency_key": idempotency_key} if idempotency_key else {},
             )
         except stripe.StripeError as error:
             logger.warning("Stripe refused a refund of payment %s: %s", payment.pk, error)
             raise unavailable(error) from error
+        created = as_data(answer)
         request = RefundRequest(
             stripe_id=created["id"],
             payment=payment,
             amount=created.get("amount") or value,
             currency=created.get("currency") or payment.currency,
             status=created.get("status") or "",
+            repeated=_replayed(answer),
         )
+        if request.repeated:
+            # The same form submitted again: Stripe answered with the first refund, which was
+            # announced then.
+            return request
         with context(actor=actor) if actor is not None else nullcontext():
             billing_event.send(
                 sender=Payment,
@@ -133,23 +141,30 @@ def refund(
     return request
 
 
+def _replayed(answer: Any) -> bool:
+    """Whether Stripe's answer repeats the first answer to the idempotency key."""
+    response = getattr(answer, "last_response", None)
+    headers = getattr(response, "headers", None) or {}
+    return any(
+        name.lower() == "idempotent-replayed" and str(value).lower() == "true"
+        for name, value in headers.items()
+    )
+
+
 def _check(payment: Payment, amount: int | None, left: int) -> None:
-    if payment.status not in REFUNDABLE or not (
-        payment.charge_id or payment.payment_intent_id or payment.invoice_id
-    ):
-        raise RefundRefused(
-            f"Payment {payment.pk} cannot be refunded: it is {payment.get_status_display()}"
-            + ("" if payment.status in REFUNDABLE else ", not paid")
-            + ".",
+    def refused(problem: str) -> RefundRefused:
+        return RefundRefused(
+            f"Payment {payment.pk} {problem}.",
             code="refund_not_refundable",
             details={"payment": payment.pk, "status": payment.status},
         )
-    if left <= 0:
-        raise RefundRefused(
-            f"Payment {payment.pk} has been refunded in full already.",
-            code="refund_not_refundable",
-            details={"payment": payment.pk},
-        )
+
+    if payment.status == PaymentStatus.REFUNDED or (payment.status in REFUNDABLE and left <= 0):
+        raise refused("has been refunded in full already")
+    if payment.status not in REFUNDABLE:
+        raise refused(f"cannot be refunded: it is {payment.get_status_display()}, not paid")
+    if not (payment.charge_id or payment.payment_intent_id or payment.invoice_id):
+        raise refused("cannot be refunded: it has no charge at Stripe")
     if amount is not None and (
         isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= left
     ):

@@ -4,7 +4,9 @@ they get?".
 Every page is read-only: the rows mirror Stripe and the ledger, and change only through Stripe
 (webhooks, ``manage.py billing sync`` and ``reconcile``). Two actions act through the same code
 as the webhooks: "Process again" on stored events (a replay) and "Sync from Stripe" on
-subscriptions. Payments show their refunds and the credits granted, taken back and short.
+subscriptions. Payments show their refunds and the credits granted, taken back and short, and
+a paid one has a "Refund" page (:mod:`quickscale.billing.admin.refunds`): Stripe makes the
+refund, and its webhook takes the credits back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from quickscale.billing import handlers
+from quickscale.billing.admin.refunds import RefundPaymentMixin
 from quickscale.billing.client import is_enabled, missing_settings
 from quickscale.billing.models import (
     Customer,
@@ -223,7 +226,7 @@ class RefundInline(RefundInlineBase):
         return False
 
 
-class PaymentAdmin(ReadOnlyAdmin, PaymentAdminBase):
+class PaymentAdmin(RefundPaymentMixin, ReadOnlyAdmin, PaymentAdminBase):
     list_display = (
         "created_at",
         "user",

@@ -96,8 +96,8 @@ class Emulator(Account, stripe.HTTPClient):
             text = post_data.decode() if isinstance(post_data, bytes) else str(post_data)
             params.update(decode(parse_qsl(text, keep_blank_values=True)))
         path = parts.path.removeprefix("/v1/")
-        status, body = self.respond(method.upper(), path, params, dict(headers or {}))
-        return json.dumps(body), status, {"Request-Id": f"req_{secrets.token_hex(8)}"}
+        status, body, extra = self.respond(method.upper(), path, params, dict(headers or {}))
+        return json.dumps(body), status, {"Request-Id": f"req_{secrets.token_hex(8)}", **extra}
 
     def request_stream(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("The payment sandbox does not stream.")
@@ -107,19 +107,21 @@ class Emulator(Account, stripe.HTTPClient):
 
     def respond(
         self, method: str, path: str, params: Data, headers: dict[str, str]
-    ) -> tuple[int, Data]:
-        """The status and JSON body Stripe would answer."""
+    ) -> tuple[int, Data, dict[str, str]]:
+        """The status, JSON body and extra headers Stripe would answer."""
         with self.lock:
             try:
                 if method == "GET":
-                    return 200, self.read(path, params)
+                    return 200, self.read(path, params), {}
                 if method != "POST":
                     raise self.unrecognised(method, path)
                 key = headers.get("Idempotency-Key", "")
                 with self.store.transaction():
-                    return self.write_once(path, params, key) if key else self.write(path, params)
+                    if key:
+                        return self.write_once(path, params, key)
+                    return (*self.write(path, params), {})
             except ApiError as error:
-                return error.status, error.body
+                return error.status, error.body, {}
 
     @staticmethod
     def unrecognised(method: str, path: str) -> ApiError:
@@ -186,9 +188,10 @@ class Emulator(Account, stripe.HTTPClient):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def write_once(self, path: str, params: Data, key: str) -> tuple[int, Data]:
+    def write_once(self, path: str, params: Data, key: str) -> tuple[int, Data, dict[str, str]]:
         """A POST with an idempotency key: the first answer again for a repeat (the same
-        request), an ``idempotency_error`` for another request with the key."""
+        request, marked ``Idempotent-Replayed``), an ``idempotency_error`` for another request
+        with the key."""
         request = hashlib.sha256(json.dumps([path, params], sort_keys=True).encode()).hexdigest()
         record_id = "idk_" + hashlib.sha256(key.encode()).hexdigest()[:40]
         record, new = self.store.claim(IDEMPOTENCY, {"id": record_id, "request": request})
@@ -201,7 +204,7 @@ class Emulator(Account, stripe.HTTPClient):
                     kind="idempotency_error",
                 )
             if "body" in record:
-                return int(record["status"]), dict(record["body"])
+                return int(record["status"]), dict(record["body"]), {"Idempotent-Replayed": "true"}
         try:
             status, body = self.write(path, params)
         except ApiError:
@@ -209,7 +212,7 @@ class Emulator(Account, stripe.HTTPClient):
             raise
         record.update(status=status, body=body)
         self.store.save(IDEMPOTENCY, record)
-        return status, body
+        return status, body, {}
 
     def write(self, path: str, params: Data) -> tuple[int, Data]:
         events: list[Data] = []

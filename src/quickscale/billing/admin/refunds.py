@@ -1,0 +1,196 @@
+"""The admin's "Refund" page of a payment: staff refund it in full or in part, with a reason,
+through :func:`quickscale.billing.refunds.refund` (Stripe makes the refund; its
+``charge.refunded`` event takes the credits back)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from quickscale.billing.exceptions import BillingError, RefundRefused, StripeUnavailable
+from quickscale.billing.models import Payment, format_money, minor_unit_exponent
+from quickscale.billing.refunds import REFUNDABLE, refund, refundable_amount
+
+__all__ = ["RefundForm", "RefundPaymentMixin"]
+
+if TYPE_CHECKING:
+    PaymentAdminBase = admin.ModelAdmin[Payment]
+else:
+    PaymentAdminBase = admin.ModelAdmin
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(
+        label=_("Amount"),
+        max_length=40,
+        required=False,
+        help_text=_(
+            "In the payment's currency, e.g. 3.50. Leave it empty to refund all that is left."
+        ),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=255,
+        help_text=_("Kept with the refund at Stripe and in the audit log, with your name."),
+    )
+    # Generated when the form is shown and sent to Stripe as the idempotency key: the same
+    # form submitted twice (a double click, a reload) refunds once.
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_amount(self) -> int | None:
+        """The amount in the currency's minor units (cents), or ``None`` for all that is left."""
+        text = str(self.cleaned_data["amount"]).strip()
+        if not text:
+            return None
+        places = minor_unit_exponent(self.currency)
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        minor = value.scaleb(places) if value.is_finite() else value
+        if not minor.is_finite() or minor != minor.to_integral_value() or minor <= 0:
+            raise forms.ValidationError(
+                _("Enter an amount of more than 0 with at most %(places)d decimal places.")
+                % {"places": places},
+                code="invalid_amount",
+            )
+        return int(minor)
+
+    def clean_token(self) -> str:
+        token: str = self.cleaned_data["token"]
+        if not _TOKEN.fullmatch(token):
+            raise forms.ValidationError(
+                _("This form is out of date: reload the page and submit it again."),
+                code="bad_token",
+            )
+        return token
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"quickscale-admin-refund-{self.cleaned_data['token']}"
+
+
+class RefundPaymentMixin(PaymentAdminBase):
+    """For the payment admin: a "Refund" button on a refundable payment and its page."""
+
+    refund_template = "admin/quickscale_billing/payment/refund.html"
+
+    def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Refunding needs the payment's change permission (its page is read-only)."""
+        opts = self.opts
+        return bool(request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"))
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.opts
+        return [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name=f"{opts.app_label}_{opts.model_name}_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        payment = Payment.objects.filter(pk=unquote(object_id)).first() if object_id else None
+        context = {
+            "can_refund": payment is not None
+            and payment.status in REFUNDABLE
+            and self.has_refund_permission(request),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        payment = (
+            Payment.objects.select_related("user", "price__product")
+            .filter(pk=unquote(object_id))
+            .first()
+        )
+        if payment is None:
+            return HttpResponseRedirect(self._url("changelist"))
+        status = 200
+        if request.method == "POST":
+            form = RefundForm(request.POST, currency=payment.currency)
+            if form.is_valid():
+                try:
+                    made = refund(
+                        payment,
+                        form.cleaned_data["amount"],
+                        actor=request.user,
+                        reason=form.cleaned_data["reason"],
+                        idempotency_key=form.idempotency_key,
+                    )
+                except RefundRefused as error:
+                    field = "amount" if error.code == "refund_amount_invalid" else None
+                    form.add_error(field, error.message)
+                except BillingError as error:
+                    # Stripe failed (502), or the sandbox's webhook refused the event.
+                    form.add_error(None, error.message)
+                    status = error.status if isinstance(error, StripeUnavailable) else 502
+                else:
+                    self.message_user(
+                        request,
+                        _(
+                            "Refund %(refund)s of %(amount)s requested. The credits it pays "
+                            "back are taken when Stripe confirms it (charge.refunded)."
+                        )
+                        % {
+                            "refund": made.stripe_id,
+                            "amount": format_money(made.amount, made.currency),
+                        },
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(self._url("change", payment.pk))
+        else:
+            form = RefundForm(
+                initial={"token": secrets.token_urlsafe(24)}, currency=payment.currency
+            )
+        opts = self.opts
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Refund"),
+            "subtitle": str(payment),
+            "opts": opts,
+            "app_label": opts.app_label,
+            "original": payment,
+            "payment": payment,
+            "left": format_money(refundable_amount(payment), payment.currency),
+            "form": form,
+            "media": form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.refund_template, context, status=status)
+
+    def _url(self, view: str, *args: Any) -> str:
+        opts = self.opts
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_{view}",
+            args=args,
+            current_app=self.admin_site.name,
+        )
