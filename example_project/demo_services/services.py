@@ -9,6 +9,7 @@ when one runs. The work itself lives in :mod:`demo_services.analysis` and
 from __future__ import annotations
 
 import math
+import time
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -80,6 +81,8 @@ class KeywordExtraction(BaseService):
         f"are left out. One credit per started {KEYWORD_BLOCK:,} characters."
     )
     input_form = KeywordExtractionForm
+    #: The least a run costs, for the playground's catalog ("from 1 credit").
+    price_from = Decimal(1)
 
     def get_cost(self, data: dict[str, Any]) -> Decimal:
         return keyword_cost(data["text"])
@@ -160,6 +163,7 @@ class LLMCompletion(BaseService):
         "charges only the tokens the model reports."
     )
     input_form = CompletionForm
+    price_from = Decimal(1)
     # The endpoint's own timeout fires first, with a clearer message than the framework's.
     timeout = llm.REQUEST_TIMEOUT + 15
 
@@ -188,4 +192,44 @@ class LLMCompletion(BaseService):
             "model": completion.model,
             "finish_reason": completion.finish_reason,
             "total_tokens": completion.total_tokens,
+        }
+
+
+#: How long the document report pretends to work: long enough to see a run queued, then running.
+REPORT_WORK_SECONDS = 1.5
+
+
+class DocumentReportForm(forms.Form):
+    title = forms.CharField(
+        label="Title", max_length=200, required=False, help_text="Shown at the top of the report."
+    )
+    text = text_field("The document: an article, a report, a long email…")
+
+
+class DocumentReport(BaseService):
+    slug = "document-report"
+    name = "Document report"
+    description = (
+        "A full report on a document: its statistics, keywords and sentiment in one run. "
+        "It runs in the background: the run is queued, then a worker writes the report."
+    )
+    cost = Decimal("2.00")
+    # Held while a worker does the work; the credits are taken only when the report is ready.
+    mode = "held"
+    run_async = True
+    input_form = DocumentReportForm
+
+    def run(self, ctx: RunContext, data: dict[str, Any]) -> Any:
+        # Stands in for slow work (rendering a document, calling a model) so the demo shows
+        # what a background run looks like while it waits.
+        time.sleep(REPORT_WORK_SECONDS)
+        statistics = analysis.text_statistics(data["text"], top=5)
+        if not statistics["words"]:
+            # Raising fails the run: the held credits are released, nothing is charged.
+            raise ValueError("The document has no words to report on.")
+        return {
+            "title": data["title"] or "Untitled document",
+            "statistics": statistics,
+            "keywords": analysis.keywords(data["text"]),
+            "sentiment": analysis.sentiment(data["text"]),
         }

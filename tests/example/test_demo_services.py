@@ -571,6 +571,7 @@ def test_the_example_project_lists_its_demo_services(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert listed(result.stdout) == {
+        "document-report": ["Document report", "2.00", "held, async", "yes", "yes"],
         "keyword-extraction": ["Keyword extraction", "computed", "held", "yes", "yes"],
         "llm-completion": ["LLM completion", "computed", "held", "yes", "no"],
         "sentiment": ["Sentiment", "1.00", "held", "yes", "yes"],
