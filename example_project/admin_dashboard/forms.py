@@ -186,9 +186,7 @@ KINDS = [(value, label) for value, label in TransactionKind.choices if value != 
 
 class LedgerFilterForm(DateRangeForm):
     email = forms.EmailField(label=_("User's email"), required=False)
-    kind = forms.ChoiceField(
-        label=_("Kind"), required=False, choices=[("", _("Any")), *KINDS]
-    )
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("Any")), *KINDS])
     source = forms.ChoiceField(
         label=_("Source"),
         required=False,

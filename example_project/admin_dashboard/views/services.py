@@ -34,13 +34,22 @@ from quickscale.services.registry import registry
 RECENT_DAYS = 30
 
 
+def computed(entry: Service) -> bool:
+    """Whether the service's code computes its price from each run's input."""
+    try:
+        service = registry.get(entry.slug)
+    except ServiceNotFound:
+        return False
+    return service.get_cost is not BaseService.get_cost
+
+
 def own_price(entry: Service) -> str:
     """What the service's code charges: its fixed cost, or "computed from the input"."""
     try:
         service = registry.get(entry.slug)
     except ServiceNotFound:
         return _("not installed")
-    if service.get_cost is not BaseService.get_cost:
+    if computed(entry):
         return _("computed from the input")
     return for_people(Decimal(service.cost))
 
@@ -59,7 +68,15 @@ def _catalog_page(
                 initial={"price_override": "" if price is None else quantize(price)},
                 auto_id=f"id_service{entry.pk}_%s",
             )
-        rows.append({"entry": entry, "stats": stats, "own_price": own_price(entry), "form": form})
+        rows.append(
+            {
+                "entry": entry,
+                "stats": stats,
+                "own_price": own_price(entry),
+                "computed": computed(entry),
+                "form": form,
+            }
+        )
     return render(request, "admin_dashboard/services.html", {"rows": rows, "days": RECENT_DAYS})
 
 
