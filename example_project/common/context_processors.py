@@ -48,12 +48,9 @@ def current_project() -> Project:
     stripe_enabled = payment_sandbox = False
     if billing:
         from quickscale.billing.client import is_enabled
+        from quickscale.billing.sandbox import is_active
 
         stripe_enabled = is_enabled()
-        try:
-            from quickscale.billing.sandbox import is_active
-        except ImportError:  # TEMPORARY until the sandbox lands
-            is_active = lambda: False  # noqa: E731
         payment_sandbox = is_active()
     return Project(
         name=settings.SITE_NAME,
