@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -123,7 +123,7 @@ class GrantCreditsForm(OneTimeForm):
     @property
     def expires_at(self) -> datetime | None:
         day = self.cleaned_data["expires_on"]
-        return None if day is None else start_of(day + timedelta(days=1))
+        return None if day is None else timezone.make_aware(datetime.combine(day, time.max))
 
 
 class DeductCreditsForm(OneTimeForm):

@@ -32,8 +32,8 @@ SENT_REFUNDS = "admin_dashboard.sent_refunds"
 #: How many of them are remembered.
 SENT_KEPT = 20
 #: Seconds between two refreshes of a payment's page waiting for a refund, and how many.
-REFRESH_SECONDS = 2
-REFRESH_TRIES = 15
+REFRESH_SECONDS = 1
+REFRESH_TRIES = 30
 
 
 @staff_required
