@@ -81,7 +81,7 @@ def test_checkout_opens_the_sandbox_page_labelled_as_a_test_payment(
     body = response.content.decode()
     assert response.status_code == 200
     assert "Test payment: no money moves" in body
-    assert "Credit pack" in body and "10.00 USD" in body and "100, never expiring" in body
+    assert "Credit pack" in body and "10.00 USD" in body and "100 credits, never expiring" in body
     assert 'value="pay"' in body and 'value="decline"' in body and 'value="cancel"' in body
 
 
