@@ -16,10 +16,11 @@ from quickscale.billing.client import (
     REQUIRED_SETTINGS,
     is_enabled,
     missing_settings,
+    require_enabled,
     sandbox_active,
     webhook_secret,
 )
-from quickscale.billing.exceptions import SandboxError
+from quickscale.billing.exceptions import BillingDisabled, SandboxError
 from quickscale.billing.models import Payment, Subscription
 from tests.billing.conftest import (
     DUMMY_TASKS,
@@ -51,6 +52,8 @@ def test_with_debug_off_the_sandbox_refuses_and_billing_is_not_configured(
     ):
         assert not sandbox_active() and not is_enabled()
         assert missing_settings() == list(REQUIRED_SETTINGS)
+        with pytest.raises(BillingDisabled, match="SANDBOX is on, but refused because DEBUG"):
+            require_enabled()
         checkout = client.post(CHECKOUT, {"price": "price_1"})
         page = client.get(some_page())
         webhook = client.post(WEBHOOK_URL, data="{}", content_type="application/json")

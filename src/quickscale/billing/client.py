@@ -79,14 +79,19 @@ def webhook_secret() -> str:
 
 
 def require_enabled() -> None:
-    """Raise :class:`BillingDisabled` naming the missing settings unless billing is enabled."""
+    """Raise :class:`BillingDisabled` naming the missing settings unless billing is enabled
+    (and why the sandbox does not stand in, when it is asked for)."""
     missing = missing_settings()
     if missing:
+        from quickscale.billing.sandbox import guard
+
+        refused = guard.refusal() if guard.requested() else None
         raise BillingDisabled(
             "Billing is not configured: "
             + ", ".join(missing)
             + (" is" if len(missing) == 1 else " are")
-            + " not set.",
+            + " not set."
+            + (f" {guard.SETTING} is on, but refused because {refused}." if refused else ""),
             details={"missing": missing},
         )
 
