@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from common.decorators import staff_required
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -79,6 +80,7 @@ def _user_page(
     )
     context = {
         "member": user,
+        "verified": EmailAddress.objects.filter(user=user, verified=True).exists(),
         "account": account,
         "balance": ledger.balance(user),
         "grants": ledger.grants(user),
