@@ -46,6 +46,7 @@ class Problem:
     insufficient: bool = False
 
 
+@never_cache  # it shows a signed-in person their balance
 @require_safe
 def catalog(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"offers": offers()}

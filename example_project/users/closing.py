@@ -34,6 +34,7 @@ from django.db import transaction
 from quickscale.apikeys.keys import list_keys, revoke_key
 from quickscale.credits import ledger
 from quickscale.credits.amounts import display
+from quickscale.credits.exceptions import InsufficientCredits
 
 #: The domain of the placeholder addresses of closed accounts (``.invalid`` never resolves).
 CLOSED_DOMAIN = "closed.invalid"
@@ -97,15 +98,7 @@ def close_account(user: Any) -> Closed:
         keys = _active_keys(locked)
         for key in keys:
             revoke_key(key, by=locked, reason="account closed")
-        forfeited = ledger.balance(locked).available
-        if forfeited > 0:
-            ledger.adjust(
-                locked,
-                -forfeited,
-                reason="Account closed: remaining credits forfeited",
-                actor=locked,
-                idempotency_key=f"account-closed:{locked.pk}",
-            )
+        forfeited = _forfeit(locked)
         _record_closing(locked, forfeited, len(keys))
         EmailAddress.objects.filter(user=locked).delete()
         locked.email = f"closed-{locked.pk}@{CLOSED_DOMAIN}"
@@ -114,6 +107,37 @@ def close_account(user: Any) -> Closed:
         locked.set_unusable_password()
         locked.save()
     return Closed(forfeited, len(keys))
+
+
+#: How many times the available credits are read again when a run spent some meanwhile.
+FORFEIT_ATTEMPTS = 3
+
+
+def _forfeit(user: Any) -> Decimal:
+    """Remove the available credits through the ledger; what was removed.
+
+    Until this transaction commits, the account's keys still work for other requests, so a run
+    may spend credits between the reading and the removal: the ledger then refuses to remove
+    more than is available, and the amount is read again.
+    """
+    for attempt in range(1, FORFEIT_ATTEMPTS + 1):
+        available = ledger.balance(user).available
+        if available <= 0:
+            return Decimal(0)
+        try:
+            ledger.adjust(
+                user,
+                -available,
+                reason="Account closed: remaining credits forfeited",
+                actor=user,
+                idempotency_key=f"account-closed:{user.pk}",
+            )
+        except InsufficientCredits:
+            if attempt == FORFEIT_ATTEMPTS:
+                raise
+            continue
+        return available
+    return Decimal(0)  # pragma: no cover (the loop returns or raises)
 
 
 def _active_keys(user: Any) -> list[Any]:

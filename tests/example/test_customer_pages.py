@@ -356,3 +356,24 @@ def test_closing_an_account_revokes_its_keys_and_is_in_the_audit_log(
         staff.goto(demo_server.address(f"/dashboard/audit/?action={action}&actor={user_id[1]}"))
         expect(staff.locator("tbody tr").filter(has_text=action)).to_have_count(1)
     staff.context.close()
+
+
+def test_an_account_is_not_closed_while_a_service_runs_for_it(
+    demo_server: DemoServer, page: Page
+) -> None:
+    email = signed_in(demo_server, page, credits="10")
+    post_run(page, demo_server, "document-report", secrets.token_urlsafe(24), text="Slow work.")
+    page.goto(demo_server.address("/users/delete/"))
+    expect(page.get_by_role("button", name="Close my account")).to_be_disabled()
+    csrf = page.locator("main input[name=csrfmiddlewaretoken]").input_value()
+
+    answer = page.request.post(
+        demo_server.address("/users/delete/"),
+        form={"csrfmiddlewaretoken": csrf, "email": email},
+        max_redirects=0,
+    )
+
+    assert answer.status == 200
+    assert "Your account cannot be closed yet." in answer.text()
+    page.goto(demo_server.address("/users/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
