@@ -11,6 +11,10 @@ class CommonConfig(AppConfig):
     verbose_name = "Common"
 
     def ready(self) -> None:
+        from django.apps import apps
+
         from common.sites import sync_site
 
-        post_migrate.connect(sync_site, sender=self, dispatch_uid="common.sync_site")
+        # After the sites app's own receiver, which makes the "example.com" site.
+        sites = apps.get_app_config("sites")
+        post_migrate.connect(sync_site, sender=sites, dispatch_uid="common.sync_site")

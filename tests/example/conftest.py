@@ -204,5 +204,7 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser context per test, so no test inherits another's session cookie."""
     context = browser.new_context()
+    # A page that does not show what a test waits for within 10 s is not going to.
+    context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()

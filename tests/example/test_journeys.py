@@ -22,7 +22,7 @@ def sign_up(page: Page, server: DemoServer, email: str) -> None:
     page.goto(server.url)
     page.get_by_role("link", name="Sign up", exact=True).click()
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_label("Password (again)").fill(PASSWORD)
     page.get_by_role("button", name="Sign Up").click()
 
