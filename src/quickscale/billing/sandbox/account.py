@@ -252,6 +252,7 @@ class Account:
         period_end: int | None = None,
         metadata: Data | None = None,
     ) -> Data:
+        # Imported here: lifecycle builds on this module.
         from quickscale.billing.sandbox.lifecycle import period_after
 
         start = period_start or self.now()
