@@ -1,7 +1,8 @@
 """``{% load quickscale_credits %}``: credit amounts formatted for people.
 
 ``{{ balance.available|credits }}`` shows ``1,000`` or ``12.50``;
-``{{ entry.amount|credits:"signed" }}`` adds the sign of a change (``+40``, ``−12.50``).
+``{{ entry.amount|credits:"signed" }}`` adds the sign of a change (``+40``; a minus sign,
+U+2212, before a negative one).
 Anything that is not a number is shown as it is, so a template never fails on a missing value.
 """
 
