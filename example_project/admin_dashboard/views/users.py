@@ -126,7 +126,13 @@ def _change_credits(
     """
     key = form.idempotency_key
     if CreditTransaction.objects.filter(account__owner=user, idempotency_key=key).exists():
-        messages.info(request, _("This form was sent already: nothing more was changed."))
+        messages.info(
+            request,
+            _(
+                "This form was sent already: nothing more was changed. Fill it in again to "
+                "make another change."
+            ),
+        )
         return True
     try:
         entry = change()
