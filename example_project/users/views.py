@@ -37,9 +37,13 @@ from users.closing import CannotClose, close_account, consequences
 from users.forms import CloseAccountForm, ProfileForm
 from users.usage import usage
 
-#: Rows per page of the activity and runs lists, and ledger entries on the overview.
+#: Rows per page of the activity and runs lists.
 PAGE_SIZE = 20
+#: Entries the overview shows, and how many it reads to find them: it leaves out the entries
+#: that only set credits aside or let them go (the activity page has those), so a run is one
+#: line there, not two.
 RECENT_ENTRIES = 5
+RECENT_READ = 20
 #: A grant expiring within this many days is marked as expiring soon.
 SOON = timedelta(days=7)
 #: ``?before=``: the id of the last row of the previous page.
@@ -116,7 +120,8 @@ def _grant_rows(user: Any) -> list[GrantRow]:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    recent = ledger.statement(user, limit=RECENT_ENTRIES)
+    recent = ledger.statement(user, limit=RECENT_READ)
+    changes = [entry for entry in recent.items if entry.amount][:RECENT_ENTRIES]
     return render(
         request,
         "users/home.html",
@@ -124,8 +129,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "balance": ledger.balance(user),
             "grants": _grant_rows(user),
             "usage": usage(user),
-            "recent": describe(user, recent.items),
-            "more_activity": recent.next_cursor is not None,
+            "recent": describe(user, changes),
         },
     )
 
