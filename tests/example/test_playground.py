@@ -93,7 +93,7 @@ def test_a_run_shows_its_output_its_charge_and_the_new_balance(
 ) -> None:
     signed_in(demo_server, page)
     page.goto(demo_server.address("/services/text-statistics/"))
-    expect(page.get_by_role("complementary")).to_contain_text("50 credits available")
+    expect(page.get_by_role("region", name="Your balance")).to_contain_text("50 credits available")
 
     run_service(page, demo_server, "text-statistics", Text="One two three.")
 
@@ -151,7 +151,7 @@ def test_invalid_input_shows_the_fields_error_and_charges_nothing(
     expect(page.locator("#id_count_error")).to_have_text(
         "Ensure this value is less than or equal to 20."
     )
-    expect(page.get_by_role("complementary")).to_contain_text("50 credits available")
+    expect(page.get_by_role("region", name="Your balance")).to_contain_text("50 credits available")
 
 
 @pytest.mark.e2e
