@@ -106,17 +106,33 @@ class Chart:
         ]
 
 
-def nice_ceiling(value: Number) -> Decimal:
-    """The smallest "round" number (1, 2, 2.5 or 5 times a power of ten) at least ``value``."""
-    value = Decimal(str(value))
-    if value <= 0:
-        return Decimal(1)
-    exponent = math.floor(math.log10(value))
-    base = Decimal(10) ** exponent
-    for step in (1, 2, Decimal("2.5"), 5, 10):
-        if value <= base * step:
-            return base * Decimal(step)
-    return base * 10  # pragma: no cover (the loop ends at 10)
+@dataclass(frozen=True)
+class Scale:
+    """The vertical axis: its top and the step between its ticks, both round numbers."""
+
+    top: Decimal
+    step: Decimal
+
+    @property
+    def ticks(self) -> list[Decimal]:
+        return [self.step * i for i in range(int(self.top / self.step) + 1)]
+
+
+def scale_for(values: Sequence[Number]) -> Scale:
+    """Round ticks (1, 2 or 5 times a power of ten, or 2.5 for fractional data) reaching at
+    least the largest value, about :data:`Y_TICKS` of them; whole steps for whole data."""
+    numbers = [Decimal(str(v)) for v in values]
+    largest = max(numbers, default=Decimal(0))
+    if largest <= 0:
+        return Scale(Decimal(Y_TICKS), Decimal(1))
+    whole = all(n == n.to_integral_value() for n in numbers)
+    rough = largest / Y_TICKS
+    base = Decimal(10) ** math.floor(math.log10(rough))
+    factors = (1, 2, 5, 10) if whole else (1, 2, Decimal("2.5"), 5, 10)
+    step = next(base * Decimal(f) for f in factors if base * Decimal(f) >= rough)
+    if whole:
+        step = max(step, Decimal(1))
+    return Scale(step * math.ceil(largest / step), step)
 
 
 def _format(value: Number) -> str:
@@ -126,11 +142,10 @@ def _format(value: Number) -> str:
     return f"{number:,.2f}"
 
 
-def _y_ticks(top_value: Decimal, fmt: Callable[[Number], str]) -> list[Tick]:
+def _y_ticks(scale: Scale, fmt: Callable[[Number], str]) -> list[Tick]:
     span = HEIGHT - BOTTOM - TOP
     return [
-        Tick(HEIGHT - BOTTOM - span * i / Y_TICKS, fmt(top_value * i / Y_TICKS))
-        for i in range(Y_TICKS + 1)
+        Tick(HEIGHT - BOTTOM - span * float(value / scale.top), fmt(value)) for value in scale.ticks
     ]
 
 
@@ -161,7 +176,8 @@ def stacked_bars(
     totals = [sum(column, Decimal(0)) for column in zip(*(s.values for s in named), strict=True)]
     if not named:
         totals = [Decimal(0)] * len(labels)
-    top_value = nice_ceiling(max(totals, default=0))
+    scale = scale_for(totals)
+    top_value = scale.top
     span = HEIGHT - BOTTOM - TOP
     slot = (WIDTH - RIGHT - LEFT) / max(1, len(labels))
     gap = min(6.0, slot * 0.25)
@@ -193,7 +209,7 @@ def stacked_bars(
         labels=list(labels),
         series=named,
         bars=bars,
-        y_ticks=_y_ticks(top_value, fmt),
+        y_ticks=_y_ticks(scale, fmt),
         x_ticks=_x_ticks(labels, [LEFT + (i + 0.5) * slot for i in range(len(labels))]),
         has_data=grand > 0,
         fmt=fmt,
@@ -211,7 +227,8 @@ def line(
 ) -> Chart:
     """One quantity over time (subscribers, credits outstanding), as a line over its area."""
     item = Series(name or title, PALETTE[0], list(values), values[-1] if values else 0)
-    top_value = nice_ceiling(max((Decimal(str(v)) for v in values), default=Decimal(0)))
+    scale = scale_for(values)
+    top_value = scale.top
     span = HEIGHT - BOTTOM - TOP
     step = (WIDTH - RIGHT - LEFT) / max(1, len(values) - 1)
     floor = HEIGHT - BOTTOM
@@ -233,7 +250,7 @@ def line(
         series=[item],
         points=points,
         area=area,
-        y_ticks=_y_ticks(top_value, fmt),
+        y_ticks=_y_ticks(scale, fmt),
         x_ticks=_x_ticks(labels, [x for x, _ in coordinates]),
         has_data=any(Decimal(str(v)) != 0 for v in values),
         fmt=fmt,
