@@ -11,6 +11,7 @@ Seeding happens once: when the demo customer exists, :func:`seed` changes nothin
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from quickscale.billing.models import Payment, Price
 from quickscale.billing.sandbox import advance_period
 from quickscale.billing.sandbox import is_active as sandbox_active
 from quickscale.billing.sandbox.actions import complete_checkout
+from quickscale.core.context import context
 from quickscale.credits import ledger
 from quickscale.services.execution import execute
 
@@ -61,6 +63,12 @@ SERVICE_INPUTS: dict[str, Any] = {
     "sentiment": lambda text: {"text": text},
     "keyword-extraction": lambda text: {"text": text, "count": 5},
 }
+#: Background reports: (day, title, text); the last has no words, so it fails, uncharged.
+REPORTS = [
+    (9, "Customer feedback, week 45", SAMPLE_TEXTS[0] + " " + SAMPLE_TEXTS[1]),
+    (21, "Quarterly report", SAMPLE_TEXTS[2]),
+    (24, "Scanned page", "— … — !!! ???"),
+]
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,10 @@ class Seeded:
 
 
 @contextmanager
-def clock_at(moment: datetime) -> Iterator[None]:
-    """Run the block as if it were ``moment`` (``timezone.now()`` returns it)."""
-    with mock.patch("django.utils.timezone.now", return_value=moment):
+def clock_at(moment: datetime, actor: Any = None) -> Iterator[None]:
+    """Run the block as if it were ``moment`` (``timezone.now()`` returns it), done by
+    ``actor`` (a user; the audit log records them as a request would)."""
+    with mock.patch("django.utils.timezone.now", return_value=moment), context(actor=actor):
         yield
 
 
@@ -91,6 +100,7 @@ def seed() -> Seeded | None:
     with clock_at(day(0)):
         staff = _person(STAFF_EMAIL, superuser=True)
         customer = _person(CUSTOMER_EMAIL, first_name="Casey", last_name="Customer")
+    with clock_at(day(0), staff):
         ledger.grant(
             customer,
             25,
@@ -106,28 +116,28 @@ def seed() -> Seeded | None:
         )
     buying = sandbox_active()
     if buying:
-        with clock_at(day(2)):
+        with clock_at(day(2), customer):
             _buy(customer, "Basic plan")
     for email, ago in OTHER_CUSTOMERS:
-        with clock_at(day(DAYS - ago, 3)):
+        with clock_at(day(DAYS - ago, 3), staff):
             other = _person(email)
             ledger.grant(other, 10, source="promotion", reason="Welcome credits", actor=staff)
         if buying and ago > 10:
-            with clock_at(day(DAYS - ago + 1, 5)):
+            with clock_at(day(DAYS - ago + 1, 5), other):
                 _buy(other, "Starter pack" if ago < 20 else "Pro plan")
     if buying:
         # One customer leaves: their plan is cancelled, then ends with its period.
         ada = users.get(email=OTHER_CUSTOMERS[0][0])
-        with clock_at(day(20, 8)):
+        with clock_at(day(20, 8), ada):
             subscription = set_cancel_at_period_end(ada, True)
         with clock_at(day(28, 8)):
             advance_period(subscription)
             _process_tasks()
-        with clock_at(day(12, 4)):
+        with clock_at(day(12, 4), customer):
             _buy(customer, "Starter pack")
-        with clock_at(day(26, 6)):
+        with clock_at(day(26, 6), customer):
             growth = _buy(customer, "Growth pack")
-        with clock_at(day(27, 2)):
+        with clock_at(day(27, 2), staff):
             refunds.refund(
                 growth,
                 growth.amount // 5,
@@ -139,9 +149,13 @@ def seed() -> Seeded | None:
     for n in range(DAYS):
         for run in range(rng.randint(1, 4)):
             slug = rng.choice(list(SERVICE_INPUTS))
-            with clock_at(day(n, 1 + run * 2)):
+            with clock_at(day(n, 1 + run * 2), customer):
                 execute(customer, slug, SERVICE_INPUTS[slug](rng.choice(SAMPLE_TEXTS)))
-    _process_tasks()
+    for n, title, text in REPORTS:
+        with clock_at(day(n, 11), customer):
+            execute(customer, "document-report", {"title": title, "text": text})
+            _process_tasks()
+    call_command("audit", "seal", stdout=io.StringIO(), stderr=io.StringIO())
     return Seeded(api_key=token)
 
 
