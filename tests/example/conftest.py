@@ -8,6 +8,7 @@ a throwaway SQLite database and an environment free of the variables a deploymen
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import socket
@@ -102,6 +103,56 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 PASSWORD = "a-long-test-password-1"
 _users = itertools.count(1)
 
+#: What the long-lived ``manage.py shell`` of :class:`Commands` runs: a management command per
+#: line of JSON on its input, answered by a line of JSON with what the command printed.
+COMMAND_LOOP = """
+import contextlib, io, json, sys, traceback
+from django.core.management import call_command
+from django.db import close_old_connections
+for line in sys.stdin:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            call_command(*json.loads(line), stdout=out, stderr=err)
+        ok = True
+    except Exception:
+        err.write(traceback.format_exc())
+        ok = False
+    close_old_connections()
+    sys.__stdout__.write(json.dumps([ok, out.getvalue(), err.getvalue()]) + "\\n")
+    sys.__stdout__.flush()
+"""
+
+
+class Commands:
+    """``manage.py`` commands run in one long-lived process beside the server, against its
+    database: Django starts once, not once per command (a second each)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c", COMMAND_LOOP],
+            cwd=EXAMPLE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str) -> tuple[bool, str, str]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(args) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        assert answer, f"the command process exited with {self.process.poll()}"
+        ok, out, err = json.loads(answer)
+        return ok, out, err
+
+    def close(self) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.process.stdout.close()
+
 
 @dataclass(frozen=True)
 class DemoServer:
@@ -111,16 +162,18 @@ class DemoServer:
     url: str
     env: dict[str, str]
     log: Path
+    commands: Commands
 
     def address(self, path: str) -> str:
         """The absolute URL of ``path`` (``"/users/"``)."""
         return self.url.rstrip("/") + path
 
     def manage(self, *args: str) -> str:
-        """Run ``manage.py`` against the server's database; fail the test if it fails."""
-        result = run_manage(*args, env=self.env)
-        assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stderr}"
-        return result.stdout
+        """Run a ``manage.py`` command against the server's database and return what it
+        printed; fail the test if it fails."""
+        ok, out, err = self.commands.run(*args)
+        assert ok, f"manage.py {' '.join(args)}:\n{err}"
+        return out
 
     def create_user(self, *, staff: bool = False, credits: str | None = None) -> str:
         """A new, verified user (password :data:`PASSWORD`), optionally staff and with
@@ -131,8 +184,23 @@ class DemoServer:
             self.manage("credits", "grant", email, credits, "--source", "promotion")
         return email
 
-    def log_in(self, page: Page, email: str, password: str = PASSWORD) -> None:
-        """Sign ``page``'s browser context in as ``email``."""
+    def log_in(self, page: Page, email: str) -> None:
+        """Sign ``page``'s browser context in as ``email`` with a session made on the server's
+        side (the log-in form itself is tested by :meth:`log_in_with_form`)."""
+        key = self.manage(
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from django.test import Client; from django.contrib.auth import get_user_model; "
+            "client = Client(SERVER_NAME='localhost'); "
+            f"client.force_login(get_user_model().objects.get(email={email!r})); "
+            "print(client.cookies['sessionid'].value)",
+        ).strip()
+        page.context.add_cookies([{"name": "sessionid", "value": key, "url": self.url}])
+
+    def log_in_with_form(self, page: Page, email: str, password: str = PASSWORD) -> None:
+        """Sign ``page``'s browser context in as ``email`` through the log-in page."""
         page.goto(self.address("/accounts/login/"))
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(password)
@@ -183,7 +251,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for_url(url, process, log)
-        yield DemoServer(url, env, log)
+        commands = Commands(env)
+        try:
+            yield DemoServer(url, env, log, commands)
+        finally:
+            commands.close()
     finally:
         stop(process)
         database.close()

@@ -12,6 +12,7 @@ def test_a_signed_in_customer_finds_their_account_in_the_navigation(
 ) -> None:
     email = demo_server.create_user()
     demo_server.log_in(page, email)
+    page.goto(demo_server.url)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
 

@@ -24,7 +24,8 @@ def fetch(tmp_path: Path, *requests: str, **variables: str) -> list[dict[str, ob
     script = (
         "import json; from django.test import Client; from public.demo_catalog import "
         "seed_demo_catalog; from users.models import CustomUser; seed_demo_catalog(); "
-        "c = Client(SERVER_NAME='localhost'); c.force_login(CustomUser.objects.create_user('b@example.com', 'x')); "
+        "c = Client(SERVER_NAME='localhost'); "
+        "c.force_login(CustomUser.objects.create_user('b@example.com', 'x')); "
         "out = []\n"
         f"for line in {list(requests)!r}:\n"
         "    method, path = line.split(' ')\n"

@@ -160,7 +160,7 @@ def as_role(browser: Browser, demo_server: DemoServer) -> Iterator[object]:
         page = context.new_page()
         if role.email is not None:
             assert role.password is not None
-            demo_server.log_in(page, role.email, role.password)
+            demo_server.log_in_with_form(page, role.email, role.password)
         return page
 
     yield open_page
