@@ -446,3 +446,17 @@ def test_rolling_and_revoking_need_the_csrf_token(
     assert accepted.status_code in (200, 303)
     key.refresh_from_db()
     assert key.expires_at is not None if name == "roll" else key.revoked_at is not None
+
+
+def test_the_list_links_to_the_api_docs(signed_in: Client) -> None:
+    response = signed_in.get(LIST)
+
+    assert f'href="{reverse("quickscale_api:docs")}"' in response.content.decode()
+
+
+@override_settings(ROOT_URLCONF="tests.apikeys.urls_without_api")
+def test_without_the_api_the_list_links_to_no_docs(signed_in: Client) -> None:
+    response = signed_in.get("/keys/")
+
+    assert response.status_code == 200
+    assert "API docs" not in response.content.decode()
