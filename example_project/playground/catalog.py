@@ -2,8 +2,8 @@
 
 A service's price is fixed (the staff's override, or the class's ``cost``) or computed from the
 input by ``get_cost``; a computed price is only known once the form is filled in, so the
-catalog says where it starts. Services say that with an optional ``price_from`` attribute
-(``Decimal(1)``: "from 1 credit"); without one the page says the price depends on the input.
+catalog says where it starts when the service sets ``price_from`` ("from 1 credit"), and
+otherwise that the price depends on the input.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from quickscale.services.base import BaseService
-from quickscale.services.execution import enabled_services
+from quickscale.services.execution import enabled_services, fixed_price
 from quickscale.services.models import Service
 
 
@@ -40,17 +40,11 @@ class Offer:
         return self.entry.description
 
 
-def fixed_price(service: BaseService, entry: Service) -> Decimal | None:
-    if entry.price_override is not None:
-        return entry.price_override
-    if type(service).get_cost is not BaseService.get_cost:
-        return None
-    return Decimal(service.cost)
-
-
 def _offer(service: BaseService, entry: Service) -> Offer:
     price = fixed_price(service, entry)
-    price_from = None if price is not None else getattr(service, "price_from", None)
+    price_from = None
+    if price is None and service.price_from is not None:
+        price_from = Decimal(service.price_from)
     return Offer(service, entry, price, price_from, service.is_available())
 
 

@@ -24,7 +24,6 @@ from django.views.decorators.http import require_POST
 from admin_dashboard import analytics
 from admin_dashboard.forms import ServicePriceForm
 from quickscale.credits.amounts import for_people, quantize
-from quickscale.services.base import BaseService
 from quickscale.services.exceptions import ServiceNotFound
 from quickscale.services.execution import announce_change
 from quickscale.services.models import Service
@@ -34,24 +33,16 @@ from quickscale.services.registry import registry
 RECENT_DAYS = 30
 
 
-def computed(entry: Service) -> bool:
-    """Whether the service's code computes its price from each run's input."""
+def own_price(entry: Service) -> tuple[str, bool]:
+    """What the service's code charges, for people, and whether it computes it from each
+    run's input."""
     try:
-        service = registry.get(entry.slug)
+        cost = registry.get(entry.slug)().fixed_cost()
     except ServiceNotFound:
-        return False
-    return service.get_cost is not BaseService.get_cost
-
-
-def own_price(entry: Service) -> str:
-    """What the service's code charges: its fixed cost, or "computed from the input"."""
-    try:
-        service = registry.get(entry.slug)
-    except ServiceNotFound:
-        return _("not installed")
-    if computed(entry):
-        return _("computed from the input")
-    return for_people(Decimal(service.cost))
+        return _("not installed"), False
+    if cost is None:
+        return _("computed from the input"), True
+    return for_people(cost), False
 
 
 def _catalog_page(
@@ -68,12 +59,13 @@ def _catalog_page(
                 initial={"price_override": "" if price is None else quantize(price)},
                 auto_id=f"id_service{entry.pk}_%s",
             )
+        label, computed = own_price(entry)
         rows.append(
             {
                 "entry": entry,
                 "stats": stats,
-                "own_price": own_price(entry),
-                "computed": computed(entry),
+                "own_price": label,
+                "computed": computed,
                 "form": form,
             }
         )
@@ -114,7 +106,7 @@ def set_price(request: HttpRequest, service_id: int) -> HttpResponse:
         messages.success(
             request,
             _("%(name)s costs its own price again: %(price)s.")
-            % {"name": entry.name, "price": own_price(entry)},
+            % {"name": entry.name, "price": own_price(entry)[0]},
         )
     else:
         messages.success(

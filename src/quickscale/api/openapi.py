@@ -28,14 +28,14 @@ from quickscale.api.errors import (
     UnsupportedMediaType,
 )
 from quickscale.api.schema import Schema, example, form_schema
-from quickscale.api.serializers import amount, fixed_cost
+from quickscale.api.serializers import amount
 from quickscale.apikeys.exceptions import AuthenticationFailed, PermissionDenied, RateLimited
 from quickscale.core.errors import QuickScaleError
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.credits.models import GrantSource, TransactionKind
 from quickscale.services.base import BaseService
 from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
-from quickscale.services.execution import enabled_services
+from quickscale.services.execution import enabled_services, fixed_price
 from quickscale.services.models import RunMode, RunStatus, Service
 
 VERSION = "3.1.0"
@@ -399,7 +399,7 @@ def _service_operation(
 ) -> dict[str, Any]:
     """The run endpoint of one service, with the service's own input schema."""
     input_schema = form_schema(service.input_form)
-    cost = amount(fixed_cost(service, entry))
+    cost = amount(fixed_price(service, entry))
     price = f"Costs {cost} credits a run." if cost is not None else "The cost depends on the input."
     body: Schema = {
         "type": "object",

@@ -15,6 +15,7 @@ from quickscale.credits import ledger
 from quickscale.credits.amounts import display
 from quickscale.credits.models import CreditTransaction
 from quickscale.services.base import BaseService
+from quickscale.services.execution import fixed_price
 from quickscale.services.models import Service, ServiceRun
 
 
@@ -54,21 +55,12 @@ def transaction(entry: CreditTransaction) -> dict[str, Any]:
     }
 
 
-def fixed_cost(service: BaseService, entry: Service) -> Decimal | None:
-    """What every run of the service costs, or ``None`` when the price depends on the input."""
-    if entry.price_override is not None:
-        return entry.price_override
-    if type(service).get_cost is not BaseService.get_cost:
-        return None
-    return Decimal(service.cost)
-
-
 def service(service: BaseService, entry: Service) -> dict[str, Any]:
     return {
         "slug": entry.slug,
         "name": entry.name,
         "description": entry.description,
-        "cost": amount(fixed_cost(service, entry)),
+        "cost": amount(fixed_price(service, entry)),
         "mode": service.mode,
         "async": service.run_async,
         "available": service.is_available(),

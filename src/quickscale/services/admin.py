@@ -129,9 +129,10 @@ class ServiceAdmin(ServiceAdminBase):
         service = service_class(entry)
         if service is None:
             return "-"
-        if service.get_cost is not BaseService.get_cost:
+        cost = service().fixed_cost()
+        if cost is None:
             return str(_("computed from the input"))
-        return str(shown(Decimal(service.cost)))
+        return str(shown(cost))
 
     @admin.display(description=_("runs"))
     def runs(self, entry: Service) -> SafeString:

@@ -63,6 +63,9 @@ class BaseService:
     description: ClassVar[str] = ""
     #: Fixed price in credits; override :meth:`get_cost` for a price that depends on the input.
     cost: ClassVar[Decimal | int] = Decimal(0)
+    #: With a computed price, the least a run costs, for catalogs to say "from 1 credit"
+    #: (``None``: they say the price depends on the input).
+    price_from: ClassVar[Decimal | int | None] = None
     #: The input: a Django form gives validation, error messages and a web form for free.
     input_form: ClassVar[type[forms.Form] | None] = None
     #: ``"held"`` holds the cost, runs outside any transaction, then captures or releases.
@@ -89,6 +92,12 @@ class BaseService:
     def get_cost(self, data: dict[str, Any]) -> Decimal | int:
         """The price of running on ``data`` (validated input); the fixed ``cost`` by default."""
         return self.cost
+
+    def fixed_cost(self) -> Decimal | None:
+        """What every run costs, or ``None`` when :meth:`get_cost` computes it from the input."""
+        if type(self).get_cost is not BaseService.get_cost:
+            return None
+        return Decimal(self.cost)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         """Check the input beyond the form; raise ``django.forms.ValidationError`` to refuse

@@ -204,6 +204,14 @@ def enabled_services() -> list[tuple[BaseService, Service]]:
     return sorted(listed, key=lambda pair: pair[1].name)
 
 
+def fixed_price(service: BaseService, entry: Service) -> Decimal | None:
+    """What every run costs here (the staff's override, else the service's fixed cost), or
+    ``None`` when the price depends on the input: what a catalog shows."""
+    if entry.price_override is not None:
+        return quantize(entry.price_override)
+    return service.fixed_cost()
+
+
 def price(service: BaseService, entry: Service, data: dict[str, Any]) -> Decimal:
     """What a run costs: the staff's override, else what the service computes."""
     if entry.price_override is not None:
