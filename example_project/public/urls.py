@@ -9,7 +9,7 @@ app_name = "public"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    # Billing's pricing page (packs and plans, with their buy buttons), at the site's address.
-    path("pricing/", pricing, name="pricing"),
+    # Billing's pricing page (packs and plans, with their buy buttons) and what a credit buys.
+    path("pricing/", pricing, {"template_name": "public/pricing.html"}, name="pricing"),
     path("about/", views.about, name="about"),
 ]

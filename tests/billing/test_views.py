@@ -55,6 +55,18 @@ def test_pricing_lists_plans_and_packs_on_sale(
     assert "Log in to buy" in body
 
 
+@override_settings(ROOT_URLCONF="tests.billing.urls_host_pricing")
+def test_a_host_adds_to_the_pricing_page_with_a_template_of_its_own(
+    client: Client, fake: FakeStripe, shop: Shop
+) -> None:
+    response = client.get("/pricing/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "100 credits" in body
+    assert "What a credit buys" in body
+
+
 def test_pricing_offers_upgrade_and_downgrade_to_someone_with_a_plan(
     signed_in: Client, fake: FakeStripe, shop: Shop, user: Any
 ) -> None:

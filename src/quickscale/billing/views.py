@@ -109,8 +109,15 @@ class Offer:
 
 @never_cache
 @require_safe
-def pricing(request: HttpRequest) -> HttpResponse:
-    """Packs and plans on sale; while billing is off, the catalog shown as unavailable."""
+def pricing(
+    request: HttpRequest, template_name: str = "quickscale/billing/pricing.html"
+) -> HttpResponse:
+    """Packs and plans on sale; while billing is off, the catalog shown as unavailable.
+
+    A host that adds to the page routes it with its own ``template_name`` (say
+    ``path("pricing/", pricing, {"template_name": "pricing.html"})``), a template extending
+    ``quickscale/billing/pricing.html`` that fills its ``pricing_after`` block.
+    """
     subscription = (
         checkout.live_subscription(request.user) if request.user.is_authenticated else None
     )
@@ -131,7 +138,7 @@ def pricing(request: HttpRequest) -> HttpResponse:
         # For a host template that adds Stripe.js (pricing tables, Elements).
         "stripe_publishable_key": settings.QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY,
     }
-    return render(request, "quickscale/billing/pricing.html", context)
+    return render(request, template_name, context)
 
 
 @people_only
