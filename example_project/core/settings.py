@@ -166,11 +166,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 QUICKSCALE_BILLING_STRIPE_SECRET_KEY = get_env("STRIPE_SECRET_KEY")
 QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY = get_env("STRIPE_PUBLISHABLE_KEY")
 QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET = get_env("STRIPE_WEBHOOK_SECRET")
-# Without them, development buys through the payment sandbox: a local checkout page and signed
-# webhooks, no money and no network. It never runs in production (a system check refuses it).
+# Without them, development (DEBUG on) buys through the payment sandbox: a local checkout page
+# and signed webhooks, no money and no network. It never runs with DEBUG off or in production
+# (a system check refuses it, and it refuses to act).
 QUICKSCALE_BILLING_SANDBOX = env_bool(
     "BILLING_SANDBOX",
-    not PRODUCTION
+    DEBUG
     and not (
         QUICKSCALE_BILLING_STRIPE_SECRET_KEY
         or QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY

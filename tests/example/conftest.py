@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -63,6 +64,41 @@ def run_manage(
         timeout=120,
         check=False,
     )
+
+
+def fetch(
+    tmp_path: Path, *requests: str, csrf_checks: bool = False, **variables: str
+) -> list[dict[str, Any]]:
+    """The project's answers to ``requests`` in a fresh database with the demo catalog, through
+    Django's test client in one ``manage.py shell``: ``"GET /path"`` and ``"POST /path"`` as a
+    signed-in customer, ``"ANON GET /path"`` as a visitor, ``"500"`` the server error page.
+    ``variables`` configure the project (``DEBUG="false"``...); each answer has ``status`` and
+    ``body``."""
+    env = example_env(tmp_path, **variables)
+    migrated = run_manage("migrate", "-v", "0", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    script = (
+        "import json; from django.test import Client, RequestFactory; "
+        "from common.views import server_error; from public.demo_catalog import "
+        "seed_demo_catalog; from users.models import CustomUser; seed_demo_catalog(); "
+        f"c = Client(SERVER_NAME='localhost', enforce_csrf_checks={csrf_checks}); "
+        "anon = Client(SERVER_NAME='localhost'); "
+        "factory = RequestFactory(SERVER_NAME='localhost'); "
+        "c.force_login(CustomUser.objects.create_user('b@example.com', 'x')); "
+        "out = []\n"
+        f"for line in {list(requests)!r}:\n"
+        "    *who, method, path = line.split(' ') if line != '500' else ['500', '']\n"
+        "    client = anon if who else c\n"
+        "    if method == '500': r = server_error(factory.get('/'))\n"
+        "    elif method == 'POST': r = client.post(path, {'price': 'demo_price_pro_plan'})\n"
+        "    else: r = client.get(path)\n"
+        "    out.append({'status': r.status_code, 'body': r.content.decode()})\n"
+        "print(json.dumps(out))"
+    )
+    result = run_manage("shell", "-v", "0", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    answers: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answers
 
 
 def free_port() -> int:

@@ -1,8 +1,7 @@
 """The example project's billing with neither Stripe keys nor the payment sandbox: the pricing
 page shows the catalog as unavailable, and every page that would talk to Stripe says so plainly.
 
-These run the project's own pages in one ``manage.py shell`` process each, through Django's test
-client: no server is needed to look at a configuration.
+They use :func:`~tests.example.conftest.fetch`: no server is needed to look at a configuration.
 """
 
 from __future__ import annotations
@@ -10,34 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.example.conftest import example_env, run_manage
+from tests.example.conftest import example_env, fetch, run_manage
 
 BILLING_OFF = {"BILLING_SANDBOX": "false"}
-
-
-def fetch(tmp_path: Path, *requests: str, **variables: str) -> list[dict[str, object]]:
-    """Migrate a fresh database, add the demo catalog, and answer ``requests`` (``"GET /path"``
-    or ``"POST /path"``) as a signed-in customer; each answer's status and body."""
-    env = example_env(tmp_path, **variables)
-    migrated = run_manage("migrate", "-v", "0", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    script = (
-        "import json; from django.test import Client; from public.demo_catalog import "
-        "seed_demo_catalog; from users.models import CustomUser; seed_demo_catalog(); "
-        "c = Client(SERVER_NAME='localhost'); "
-        "c.force_login(CustomUser.objects.create_user('b@example.com', 'x')); "
-        "out = []\n"
-        f"for line in {list(requests)!r}:\n"
-        "    method, path = line.split(' ')\n"
-        "    r = c.post(path, {'price': 'demo_price_pro_plan'}) if method == 'POST' "
-        "else c.get(path)\n"
-        "    out.append({'status': r.status_code, 'body': r.content.decode()})\n"
-        "print(json.dumps(out))"
-    )
-    result = run_manage("shell", "-v", "0", "-c", script, env=env)
-    assert result.returncode == 0, result.stderr
-    answers: list[dict[str, object]] = json.loads(result.stdout.strip().splitlines()[-1])
-    return answers
 
 
 def test_the_pricing_page_lists_the_catalog_as_unavailable(tmp_path: Path) -> None:
