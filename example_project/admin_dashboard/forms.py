@@ -3,8 +3,6 @@ exactly what the ledger would refuse, with the ledger's message naming the field
 
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,53 +14,16 @@ from django.utils.translation import gettext_lazy as _
 
 from admin_dashboard.analytics import start_of
 from quickscale.billing.models import Payment, PaymentStatus, minor_unit_exponent
+from quickscale.core import forms as core_forms
 from quickscale.credits.amounts import parse_amount, to_amount
 from quickscale.credits.exceptions import InvalidAmount
 from quickscale.credits.models import CreditTransaction, GrantSource, TransactionKind
 
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
+class OneTimeForm(core_forms.OneTimeForm):
+    """The dashboard's one-time forms: their keys start "dashboard-"."""
 
-def new_token() -> str:
-    """A fresh one-time form token."""
-    return secrets.token_urlsafe(24)
-
-
-class OneTimeForm(forms.Form):
-    """A form that changes something once, however often it is submitted.
-
-    Its token is drawn when the form is shown and sent back with it; the view passes
-    :attr:`idempotency_key` to the operation, which then does nothing the second time a
-    double click, a reload or a retry sends the same form.
-    """
-
-    #: Keeps the keys of each kind of form apart in the ledger.
     key_prefix = "dashboard"
-    token = forms.CharField(widget=forms.HiddenInput)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if not args and "data" not in kwargs:
-            kwargs.setdefault("initial", {})["token"] = new_token()
-        super().__init__(*args, **kwargs)
-
-    def clean_token(self) -> str:
-        token: str = self.cleaned_data["token"]
-        if not _TOKEN.fullmatch(token):
-            raise forms.ValidationError(
-                _("This form is out of date: reload the page and submit it again."),
-                code="bad_token",
-            )
-        return token
-
-    @property
-    def idempotency_key(self) -> str:
-        return f"{self.key_prefix}-{self.cleaned_data['token']}"
-
-    def renew_token(self) -> None:
-        """Give the re-displayed form a new token, so sending it again is a new request."""
-        data = self.data.copy()
-        data[self.add_prefix("token")] = new_token()
-        self.data = data
 
 
 def amount_field(help_text: Any) -> forms.CharField:

@@ -8,8 +8,6 @@ again, runs the service once and leads to that one run.
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,17 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from playground.catalog import Offer, offer, offers
+from quickscale.core.forms import TOKEN_PATTERN, new_token
 from quickscale.credits import ledger
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.services import execution
 from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
-
-#: The one-time token of a Run form, as :func:`new_token` makes it.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 @dataclass(frozen=True)
@@ -98,7 +90,7 @@ def _run(request: HttpRequest, found: Offer) -> HttpResponse:
     if form is not None and not form.is_valid():
         return _page(request, found, form)
     token = request.POST.get("run_token", "")
-    if not _TOKEN.fullmatch(token):
+    if not TOKEN_PATTERN.fullmatch(token):
         return _page(
             request, found, form, Problem(_("This form has expired: check it and run it again."))
         )

@@ -9,8 +9,6 @@ millions of ledger entries.
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -35,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from quickscale.core.errors import QuickScaleError
+from quickscale.core.forms import OneTimeForm
 from quickscale.core.users import owner_search_fields
 from quickscale.credits import ledger
 from quickscale.credits.amounts import parse_amount
@@ -55,8 +54,6 @@ MAX_BULK_ADJUST = 100
 #: Entries and live grants shown on an account's page; the full lists are one click away.
 RECENT_ROWS = 10
 
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
 
 def shown(value: Decimal) -> Decimal:
     """``value`` with the configured decimal places (the database columns keep eight)."""
@@ -74,12 +71,9 @@ def credits_column(name: str, description: Any) -> Callable[[Any, Any], Decimal 
     return admin.display(description=description, ordering=name)(column)
 
 
-def new_token() -> str:
-    """A fresh form token: the idempotency key of the adjustment the form will submit."""
-    return secrets.token_urlsafe(24)
+class AdjustCreditsForm(OneTimeForm):
+    key_prefix = "admin-adjust"
 
-
-class AdjustCreditsForm(forms.Form):
     amount = forms.CharField(
         label=_("Amount"),
         max_length=40,
@@ -90,9 +84,6 @@ class AdjustCreditsForm(forms.Form):
         max_length=255,
         help_text=_("Recorded on the ledger entry with your name."),
     )
-    # Generated when the form is rendered and used as the idempotency key, so submitting the
-    # same form twice (a double click, a reload, a retry) adjusts once.
-    token = forms.CharField(widget=forms.HiddenInput)
 
     def clean_amount(self) -> Decimal:
         text: str = self.cleaned_data["amount"]
@@ -104,23 +95,6 @@ class AdjustCreditsForm(forms.Form):
         except InvalidAmount as error:
             raise forms.ValidationError(error.message, code=error.code) from None
         return -value if negative else value
-
-    def clean_token(self) -> str:
-        token: str = self.cleaned_data["token"]
-        if not _TOKEN.fullmatch(token):
-            raise forms.ValidationError(
-                _("This form is out of date: reload the page and submit it again."),
-                code="bad_token",
-            )
-        return token
-
-    @property
-    def idempotency_key(self) -> str:
-        return f"admin-adjust-{self.cleaned_data['token']}"
-
-    def renew_token(self) -> None:
-        """Give the re-displayed form a new token, so submitting it again is a new request."""
-        self.data = {**dict(self.data.items()), "token": new_token()}
 
 
 class AccountFilter(admin.SimpleListFilter):
@@ -314,7 +288,7 @@ class CreditAccountAdmin(ReadOnlyAdmin, AccountAdminBase):
                     self._report(request, entries, [account])
                     return HttpResponseRedirect(self._url("change", account.pk))
         else:
-            form = AdjustCreditsForm(initial={"token": new_token()})
+            form = AdjustCreditsForm()
         return self._render_adjust(request, form, [account], original=account)
 
     @admin.action(description=_("Adjust credits of the selected accounts"), permissions=["adjust"])
@@ -341,7 +315,7 @@ class CreditAccountAdmin(ReadOnlyAdmin, AccountAdminBase):
                     self._report(request, entries, accounts)
                     return None
         else:
-            form = AdjustCreditsForm(initial={"token": new_token()})
+            form = AdjustCreditsForm()
         return self._render_adjust(request, form, accounts, selected=True)
 
     def _url(self, view: str, *args: Any) -> str:

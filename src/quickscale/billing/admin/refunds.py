@@ -4,8 +4,6 @@ through :func:`quickscale.billing.refunds.refund` (Stripe makes the refund; its
 
 from __future__ import annotations
 
-import re
-import secrets
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from quickscale.billing.exceptions import BillingError, RefundRefused, StripeUnavailable
 from quickscale.billing.models import Payment, format_money, minor_unit_exponent
 from quickscale.billing.refunds import REFUNDABLE, refund, refundable_amount
+from quickscale.core.forms import OneTimeForm
 
 __all__ = ["RefundForm", "RefundPaymentMixin"]
 
@@ -29,10 +28,10 @@ if TYPE_CHECKING:
 else:
     PaymentAdminBase = admin.ModelAdmin
 
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
+class RefundForm(OneTimeForm):
+    key_prefix = "quickscale-admin-refund"
 
-class RefundForm(forms.Form):
     amount = forms.CharField(
         label=_("Amount"),
         max_length=40,
@@ -46,9 +45,6 @@ class RefundForm(forms.Form):
         max_length=255,
         help_text=_("Kept with the refund at Stripe and in the audit log, with your name."),
     )
-    # Generated when the form is shown and sent to Stripe as the idempotency key: the same
-    # form submitted twice (a double click, a reload) refunds once.
-    token = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,19 +68,6 @@ class RefundForm(forms.Form):
                 code="invalid_amount",
             )
         return int(minor)
-
-    def clean_token(self) -> str:
-        token: str = self.cleaned_data["token"]
-        if not _TOKEN.fullmatch(token):
-            raise forms.ValidationError(
-                _("This form is out of date: reload the page and submit it again."),
-                code="bad_token",
-            )
-        return token
-
-    @property
-    def idempotency_key(self) -> str:
-        return f"quickscale-admin-refund-{self.cleaned_data['token']}"
 
 
 class RefundPaymentMixin(PaymentAdminBase):
@@ -168,9 +151,7 @@ class RefundPaymentMixin(PaymentAdminBase):
                     )
                     return HttpResponseRedirect(self._url("change", payment.pk))
         else:
-            form = RefundForm(
-                initial={"token": secrets.token_urlsafe(24)}, currency=payment.currency
-            )
+            form = RefundForm(currency=payment.currency)
         opts = self.opts
         context = {
             **self.admin_site.each_context(request),
