@@ -29,6 +29,7 @@ from quickscale.billing.models import (
     RefundStatus,
     Subscription,
     SubscriptionStatus,
+    format_money,
     minor_unit_exponent,
 )
 from quickscale.credits.amounts import quantize
@@ -106,8 +107,7 @@ class Money:
         return Decimal(self.minor).scaleb(-minor_unit_exponent(self.currency))
 
     def __str__(self) -> str:
-        places = minor_unit_exponent(self.currency)
-        return f"{self.value:,.{places}f} {self.currency.upper()}"
+        return format_money(self.minor, self.currency)
 
 
 def revenue(since: datetime) -> list[Money]:

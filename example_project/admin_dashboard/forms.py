@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from admin_dashboard.analytics import start_of
-from quickscale.billing.models import Payment, PaymentStatus, minor_unit_exponent
+from quickscale.billing.forms import RefundForm as BillingRefundForm
+from quickscale.billing.models import Payment, PaymentStatus
 from quickscale.core import forms as core_forms
 from quickscale.credits.amounts import parse_amount, to_amount
 from quickscale.credits.exceptions import InvalidAmount
@@ -209,43 +210,14 @@ class ServicePriceForm(forms.Form):
             raise forms.ValidationError(error.message, code=error.code) from None
 
 
-class RefundForm(OneTimeForm):
+class RefundForm(BillingRefundForm):
+    """Billing's refund form, with the dashboard's keys and the payment's currency named."""
+
     key_prefix = "dashboard-refund"
-    amount = forms.CharField(
-        label=_("Amount"),
-        required=False,
-        max_length=40,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )
-    reason = forms.CharField(label=_("Reason"), max_length=255)
 
     def __init__(self, *args: Any, payment: Payment, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, currency=payment.currency, **kwargs)
         self.payment = payment
         self.fields["amount"].help_text = _(
             "In %(currency)s. Empty: all that is left to refund."
         ) % {"currency": payment.currency.upper()}
-
-    def clean_amount(self) -> int | None:
-        """The amount in the currency's smallest unit (what Stripe takes), or ``None`` for all
-        that is left. Whether that much may be refunded is the refund function's to say."""
-        text = self.cleaned_data["amount"].strip()
-        if not text:
-            return None
-        places = minor_unit_exponent(self.payment.currency)
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            value = None
-        if value is None or not value.is_finite():
-            raise forms.ValidationError(
-                _("amount is not a number: %(text)s.") % {"text": repr(text)}, code="invalid"
-            )
-        minor = value.scaleb(places)
-        if minor != minor.to_integral_value():
-            raise forms.ValidationError(
-                _("amount has more than %(places)d decimal places: %(text)s.")
-                % {"places": places, "text": text},
-                code="decimal_places",
-            )
-        return int(minor)

@@ -30,9 +30,30 @@ PHONE = 390
 _superusers = itertools.count(1)
 
 
+#: What the staff's actions need, as in Django's admin.
+ACTION_PERMISSIONS = ["change_creditaccount", "change_apikey", "change_service", "change_payment"]
+
+
 @pytest.fixture(scope="module")
 def staff(demo_server: DemoServer) -> str:
-    """A staff member without any permission but the staff flag."""
+    """A staff member with the permissions the dashboard's actions need, and no other."""
+    email = demo_server.create_user(staff=True)
+    demo_server.manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.contrib.auth.models import Permission; "
+        "from users.models import CustomUser; "
+        f"CustomUser.objects.get(email={email!r}).user_permissions.add("
+        f"*Permission.objects.filter(codename__in={ACTION_PERMISSIONS!r}))",
+    )
+    return email
+
+
+@pytest.fixture(scope="module")
+def onlooker(demo_server: DemoServer) -> str:
+    """A staff member with the staff flag and no permission: may look, may not act."""
     return demo_server.create_user(staff=True)
 
 
@@ -115,6 +136,28 @@ def test_a_signed_in_customer_gets_the_403_page_on_every_dashboard_page(
         expect(
             page.get_by_role("heading", name="You do not have access to this page")
         ).to_be_visible()
+
+
+def test_staff_without_the_permissions_see_the_pages_but_no_forms_and_may_not_act(
+    demo_server: DemoServer, page: Page, onlooker: str
+) -> None:
+    email = demo_server.create_user(credits="50")
+    demo_server.log_in(page, onlooker)
+    user_id = open_user(page, demo_server, email)
+
+    expect(page.get_by_role("button", name="Grant credits")).to_have_count(0)
+    expect(page.get_by_role("button", name="Deduct credits")).to_have_count(0)
+    page.goto(demo_server.address("/dashboard/services/"))
+    expect(page.get_by_role("button", name=re.compile("^(Save|Disable|Enable)"))).to_have_count(0)
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    grant = page.request.post(
+        demo_server.address(f"/dashboard/users/{user_id}/grant/"),
+        headers={"X-CSRFToken": token},
+        form={"amount": "5", "reason": "x", "source": "promotion", "token": "A" * 32},
+    )
+    assert grant.status == 403
+    assert "You do not have access to this page" in grant.text()
+    assert available_credits(demo_server, email) == "50.00"
 
 
 def test_a_customer_cannot_download_a_chart(demo_server: DemoServer, page: Page) -> None:
@@ -465,7 +508,7 @@ def bought_pack(demo_server: DemoServer, page: Page) -> str:
         "button", name="Buy"
     ).click()
     page.get_by_role("button", name="Pay").click()
-    expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible(timeout=30_000)
     page.context.clear_cookies()
     return email
 
@@ -554,7 +597,7 @@ def test_staff_renew_a_subscribers_plan_from_their_page_in_the_sandbox(
         "button", name="Subscribe"
     ).click()
     page.get_by_role("button", name="Pay").click()
-    expect(page.get_by_role("heading", name="Your plan is active")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your plan is active")).to_be_visible(timeout=30_000)
     page.context.clear_cookies()
     demo_server.log_in(page, staff)
     open_user(page, demo_server, email)
@@ -563,9 +606,32 @@ def test_staff_renew_a_subscribers_plan_from_their_page_in_the_sandbox(
 
     expect(page.get_by_text(re.compile(r"The subscription renewed until"))).to_be_visible()
     expect(page.get_by_role("heading", level=1, name=email)).to_be_visible()
+    # The next period's credits came through the webhook, on top of the first period's.
+    plan_grants = demo_server.manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from quickscale.credits import ledger; from users.models import CustomUser; "
+        f"u = CustomUser.objects.get(email={email!r}); "
+        "print(ledger.balance(u).balance, "
+        "sorted(str(g.remaining) for g in ledger.grants(u) if g.source == 'subscription'))",
+    )
+    assert plan_grants.strip() == "400.00 ['200.00', '200.00']"
 
 
 # -- analytics -------------------------------------------------------------------------------
+
+
+def available_credits(server: DemoServer, email: str) -> str:
+    return server.manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from quickscale.credits import ledger; from users.models import CustomUser; "
+        f"print(ledger.balance(CustomUser.objects.get(email={email!r})).available)",
+    ).strip()
 
 
 def csv_rows(page: Page, server: DemoServer, name: str) -> list[list[str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from common.decorators import staff_required
+from common.decorators import REFUND_PAYMENTS, staff_permission_required, staff_required
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -96,7 +96,7 @@ def payment_detail(request: HttpRequest, payment_id: int) -> HttpResponse:
     return _payment_page(request, _payment(payment_id))
 
 
-@staff_required
+@staff_permission_required(REFUND_PAYMENTS)
 @require_POST
 def refund_payment(request: HttpRequest, payment_id: int) -> HttpResponse:
     """Refund all or part of a payment, once per form.

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from common.decorators import staff_required
+from common.decorators import CHANGE_SERVICES, staff_permission_required, staff_required
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -89,7 +89,7 @@ def _change(request: HttpRequest, entry: Service, field: str, value: Any) -> boo
     return True
 
 
-@staff_required
+@staff_permission_required(CHANGE_SERVICES)
 @require_POST
 def set_price(request: HttpRequest, service_id: int) -> HttpResponse:
     form = ServicePriceForm(request.POST, auto_id=f"id_service{service_id}_%s")
@@ -117,7 +117,7 @@ def set_price(request: HttpRequest, service_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("admin_dashboard:services"))
 
 
-@staff_required
+@staff_permission_required(CHANGE_SERVICES)
 @require_POST
 def switch(request: HttpRequest, service_id: int) -> HttpResponse:
     """Enable (``enabled=1``) or disable (``enabled=0``) a service."""

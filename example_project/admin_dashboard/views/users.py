@@ -8,7 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from common.decorators import staff_required
+from common.decorators import (
+    CHANGE_CREDITS,
+    CHANGE_KEYS,
+    staff_permission_required,
+    staff_required,
+)
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
@@ -168,7 +173,7 @@ def _back_to(user: Any) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("admin_dashboard:user", args=[user.pk]))
 
 
-@staff_required
+@staff_permission_required(CHANGE_CREDITS)
 @require_POST
 def grant_credits(request: HttpRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(get_user_model()._default_manager, pk=user_id)
@@ -193,7 +198,7 @@ def grant_credits(request: HttpRequest, user_id: int) -> HttpResponse:
     return _user_page(request, user, grant_form=form)
 
 
-@staff_required
+@staff_permission_required(CHANGE_CREDITS)
 @require_POST
 def deduct_credits(request: HttpRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(get_user_model()._default_manager, pk=user_id)
@@ -216,7 +221,7 @@ def deduct_credits(request: HttpRequest, user_id: int) -> HttpResponse:
     return _user_page(request, user, deduct_form=form)
 
 
-@staff_required
+@staff_permission_required(CHANGE_KEYS)
 @require_POST
 def revoke_key(request: HttpRequest, user_id: int, key_id: int) -> HttpResponse:
     """Stop one of the user's API keys at once (revoking a revoked key changes nothing)."""
