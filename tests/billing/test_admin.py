@@ -56,6 +56,16 @@ def test_every_changelist_and_change_page_loads(
     assert 'name="_save"' not in change.content.decode()  # read-only
 
 
+@pytest.mark.parametrize("view", ["change", "refund"])
+def test_a_payment_id_that_is_not_a_number_is_not_found_not_an_error(
+    admin_client: Client, view: str
+) -> None:
+    response = admin_client.get(f"/admin/quickscale_billing/payment/abc/{view}/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:index"))
+
+
 def test_the_payment_page_shows_its_refund_and_the_credits_taken_back(
     admin_client: Client, history: None
 ) -> None:

@@ -4,10 +4,8 @@ through :func:`quickscale.billing.refunds.refund` (Stripe makes the refund; its
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -17,57 +15,16 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from quickscale.billing.exceptions import BillingError, RefundRefused, StripeUnavailable
-from quickscale.billing.models import Payment, format_money, minor_unit_exponent
+from quickscale.billing.forms import RefundForm
+from quickscale.billing.models import Payment, format_money
 from quickscale.billing.refunds import REFUNDABLE, refund, refundable_amount
-from quickscale.core.forms import OneTimeForm
 
-__all__ = ["RefundForm", "RefundPaymentMixin"]
+__all__ = ["RefundPaymentMixin"]
 
 if TYPE_CHECKING:
     PaymentAdminBase = admin.ModelAdmin[Payment]
 else:
     PaymentAdminBase = admin.ModelAdmin
-
-
-class RefundForm(OneTimeForm):
-    key_prefix = "quickscale-admin-refund"
-
-    amount = forms.CharField(
-        label=_("Amount"),
-        max_length=40,
-        required=False,
-        help_text=_(
-            "In the payment's currency, e.g. 3.50. Leave it empty to refund all that is left."
-        ),
-    )
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=255,
-        help_text=_("Kept with the refund at Stripe and in the audit log, with your name."),
-    )
-
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.currency = currency
-
-    def clean_amount(self) -> int | None:
-        """The amount in the currency's minor units (cents), or ``None`` for all that is left."""
-        text = str(self.cleaned_data["amount"]).strip()
-        if not text:
-            return None
-        places = minor_unit_exponent(self.currency)
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            value = Decimal("NaN")
-        minor = value.scaleb(places) if value.is_finite() else value
-        if not minor.is_finite() or minor != minor.to_integral_value() or minor <= 0:
-            raise forms.ValidationError(
-                _("Enter an amount of more than 0 with at most %(places)d decimal places.")
-                % {"places": places},
-                code="invalid_amount",
-            )
-        return int(minor)
 
 
 class RefundPaymentMixin(PaymentAdminBase):
@@ -98,7 +55,8 @@ class RefundPaymentMixin(PaymentAdminBase):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        payment = Payment.objects.filter(pk=unquote(object_id)).first() if object_id else None
+        # get_object() answers None for an id that is not one (Django's own page then says so).
+        payment = self.get_object(request, unquote(object_id)) if object_id else None
         context = {
             "can_refund": payment is not None
             and payment.status in REFUNDABLE
@@ -110,11 +68,7 @@ class RefundPaymentMixin(PaymentAdminBase):
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_refund_permission(request):
             raise PermissionDenied
-        payment = (
-            Payment.objects.select_related("user", "price__product")
-            .filter(pk=unquote(object_id))
-            .first()
-        )
+        payment = self.get_object(request, unquote(object_id))
         if payment is None:
             return HttpResponseRedirect(self._url("changelist"))
         status = 200
