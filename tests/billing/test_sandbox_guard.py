@@ -5,6 +5,7 @@ while the webhook has not settled the order, or when the endpoint refuses an eve
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -187,7 +188,24 @@ def test_the_success_page_reloads_itself_until_the_webhook_settles_the_order(
         waiting = client.get(success).content.decode()
 
     assert "Payment processing" in waiting
-    assert '<meta http-equiv="refresh" content="2">' in waiting
+    assert re.search(
+        r'<meta http-equiv="refresh" content="2;url=\?session_id=cs_\w+&amp;waited=1">', waiting
+    )
+
+
+def test_the_success_page_stops_reloading_after_a_minute_and_says_the_confirmation_is_late(
+    client: Client, user: Any, sandbox: SandboxShop
+) -> None:
+    client.force_login(user)
+    page = client.post(CHECKOUT, {"price": sandbox.pack}).url
+    with override_settings(TASKS=DUMMY_TASKS):  # no worker ever processes the event
+        success = client.post(page, {"action": "pay"}).url
+        late = client.get(success + "&waited=30").content.decode()
+        nearly = client.get(success + "&waited=29").content.decode()
+
+    assert "http-equiv" not in late
+    assert "The confirmation is taking longer than usual" in late
+    assert "waited=30" in nearly
 
 
 def test_the_success_page_stops_reloading_once_the_credits_are_added(

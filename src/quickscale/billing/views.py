@@ -50,8 +50,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
-#: How often the success page reloads itself while the order is still being confirmed.
+#: How often the success page reloads itself while the order is still being confirmed, and how
+#: many times at most (about a minute) before it says the confirmation is late.
 SUCCESS_REFRESH_SECONDS = 2
+SUCCESS_REFRESH_TIMES = 30
 
 
 def not_configured(request: HttpRequest) -> HttpResponse:
@@ -173,10 +175,22 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
         return back_to_pricing(request, error)
     if status is None:
         raise Http404("No such checkout session of yours.")
+    # The page reloads itself a bounded number of times: a site whose task worker is not
+    # running must not leave the buyer's browser reloading for ever.
+    waited = request.GET.get("waited", "")
+    times = int(waited) if waited.isdigit() and len(waited) < 4 else 0
+    refresh_url = ""
+    if status.waiting and times < SUCCESS_REFRESH_TIMES:
+        refresh_url = "?" + urlencode({"session_id": session_id, "waited": str(times + 1)})
     return render(
         request,
         "quickscale/billing/checkout_success.html",
-        {"status": status, "refresh_seconds": SUCCESS_REFRESH_SECONDS},
+        {
+            "status": status,
+            "refresh_seconds": SUCCESS_REFRESH_SECONDS,
+            "refresh_url": refresh_url,
+            "gave_up": status.waiting and not refresh_url,
+        },
     )
 
 
