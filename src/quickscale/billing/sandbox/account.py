@@ -64,7 +64,8 @@ class Account:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        #: Requests are answered one at a time within a process.
+        #: This account object answers one call at a time (a client is made per use); between
+        #: requests and processes, the database store's row locks keep changes apart.
         self.lock = threading.RLock()
 
     # -- storage --------------------------------------------------------------------------

@@ -234,15 +234,22 @@ def create_refund(account: Account, params: Data) -> tuple[Data, list[Data]]:
     """``refunds.create`` of a charge or payment intent, and ``charge.refunded``. Refuses more
     than what is left to refund, as Stripe does."""
     if params.get("charge"):
-        charge = account.get("charges", str(params["charge"]))
+        charge_id: str | None = str(params["charge"])
         missing = f"No such charge: '{params['charge']}'"
     else:
         intent = params.get("payment_intent")
-        charge = next(
-            (c for c in account.store.objects("charges") if c.get("payment_intent") == intent),
+        charge_id = next(
+            (
+                c["id"]
+                for c in account.store.objects("charges")
+                if c.get("payment_intent") == intent
+            ),
             None,
         )
         missing = f"No such payment_intent: '{intent}'"
+    # Locked until the request's transaction ends: two refunds of one charge at once are
+    # counted one after the other, as Stripe does.
+    charge = account.get("charges", charge_id, for_update=True) if charge_id else None
     if charge is None:
         raise ApiError(404, missing, code="resource_missing")
     left = charge["amount"] - charge["amount_refunded"]
