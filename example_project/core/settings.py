@@ -142,9 +142,9 @@ SITE_ID = 1
 #: The product's name, in page titles, emails ("[QuickScale] ...") and the header.
 SITE_NAME = get_env("SITE_NAME", "QuickScale")
 SITE_TAGLINE = get_env("SITE_TAGLINE", "Prepaid credits, paid services and API keys.")
-#: The host emails link to; by default the first of ALLOWED_HOSTS (with runserver's port in
-#: development).
-SITE_DOMAIN = get_env("SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else f"{ALLOWED_HOSTS[1]}:8000")
+#: The host emails link to when they are sent outside a request: the first of ALLOWED_HOSTS in
+#: production, runserver's address in development.
+SITE_DOMAIN = get_env("SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else "127.0.0.1:8000")
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "users:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "public:home"
@@ -185,3 +185,6 @@ QUICKSCALE_BILLING_SANDBOX = env_bool(
 DEMO_LLM_BASE_URL = get_env("DEMO_LLM_BASE_URL")
 DEMO_LLM_API_KEY = get_env("DEMO_LLM_API_KEY")
 DEMO_LLM_MODEL = get_env("DEMO_LLM_MODEL")
+# The "Document report" demo service waits while this file exists (for demos and tests that
+# look at a run in progress).
+DEMO_REPORT_HOLD_FILE = get_env("DEMO_REPORT_HOLD_FILE")

@@ -24,10 +24,12 @@ from unittest import mock
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
 from quickscale.apikeys import keys
+from quickscale.apikeys.models import APIKey
 from quickscale.billing import checkout, refunds
 from quickscale.billing.checkout import set_cancel_at_period_end
 from quickscale.billing.models import Payment, Price
@@ -50,6 +52,8 @@ OTHER_CUSTOMERS = [
     ("margaret@example.com", 4),
 ]
 DAYS = 30
+#: The customer's API key, made last: its existence marks the demo data complete.
+KEY_NAME = "Demo key"
 #: The customer's runs: what they sent to each service, picked from at random each day.
 SAMPLE_TEXTS = [
     "The new release is fast and reliable. Setup was simple and the docs are excellent.",
@@ -87,10 +91,17 @@ def clock_at(moment: datetime, actor: Any = None) -> Iterator[None]:
 
 
 def seed() -> Seeded | None:
-    """Make the demo data unless it exists; ``None`` when it did."""
+    """Make the demo data unless it exists; ``None`` when it did. Raises ``CommandError`` for
+    data a run that stopped half-way left (the customer exists, their key does not)."""
     users = get_user_model()._default_manager
-    if users.filter(email=CUSTOMER_EMAIL).exists():
-        return None
+    customer = users.filter(email=CUSTOMER_EMAIL).first()
+    if customer is not None:
+        if APIKey.objects.filter(owner=customer, name=KEY_NAME).exists():
+            return None
+        raise CommandError(
+            "The demo data is incomplete: an earlier run stopped half-way. Start again on an "
+            "empty database (delete example_project/db.sqlite3, or the DATABASE_URL database)."
+        )
     rng = random.Random(2026)  # noqa: S311 (the same history on every fresh database)
     start = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(DAYS)
 
@@ -108,11 +119,6 @@ def seed() -> Seeded | None:
             expires_at=day(0) + timedelta(days=60),
             reason="Welcome credits",
             actor=staff,
-        )
-        _, token = keys.create_key(
-            customer,
-            "Demo key",
-            scopes=["credits:read", "services:read", "services:write", "runs:read", "usage:read"],
         )
     buying = sandbox_active()
     if buying:
@@ -155,16 +161,24 @@ def seed() -> Seeded | None:
         with clock_at(day(n, 11), customer):
             execute(customer, "document-report", {"title": title, "text": text})
             _process_tasks()
+    # Last: the key marks the data complete (see seed()).
+    _, token = keys.create_key(
+        customer,
+        KEY_NAME,
+        scopes=["credits:read", "services:read", "services:write", "runs:read", "usage:read"],
+    )
     call_command("audit", "seal", stdout=io.StringIO(), stderr=io.StringIO())
     return Seeded(api_key=token)
 
 
 def _person(email: str, *, superuser: bool = False, **names: str) -> Any:
     users = get_user_model()._default_manager
+    # The field's default is the clock function itself, which the moved clock does not reach.
+    fields: dict[str, Any] = {"date_joined": timezone.now(), **names}
     if superuser:
-        user = users.create_superuser(email, PASSWORD, **names)
+        user = users.create_superuser(email, PASSWORD, **fields)
     else:
-        user = users.create_user(email, PASSWORD, **names)
+        user = users.create_user(email, PASSWORD, **fields)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
 

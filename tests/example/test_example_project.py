@@ -135,3 +135,9 @@ def test_email_addresses_are_stored_in_lower_case(demo_server: DemoServer) -> No
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "lin@example.com"
+
+
+def test_development_runs_with_a_single_allowed_host(tmp_path: Path) -> None:
+    result = run_manage("check", env=example_env(tmp_path, ALLOWED_HOSTS="myapp.local"))
+
+    assert result.returncode == 0, result.stderr
