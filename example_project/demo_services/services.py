@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -197,6 +198,17 @@ class LLMCompletion(BaseService):
 
 #: How long the document report pretends to work: long enough to see a run queued, then running.
 REPORT_WORK_SECONDS = 1.5
+#: The longest a report waits for ``DEMO_REPORT_HOLD_FILE`` to go.
+REPORT_HOLD_LIMIT = 60
+
+
+def wait_while_held() -> None:
+    """While the file named by ``DEMO_REPORT_HOLD_FILE`` exists, wait (a minute at most): a
+    demo, or a test, can look at a report in progress for as long as it needs."""
+    hold = getattr(settings, "DEMO_REPORT_HOLD_FILE", "")
+    deadline = time.monotonic() + REPORT_HOLD_LIMIT
+    while hold and Path(hold).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class DocumentReportForm(forms.Form):
@@ -223,6 +235,7 @@ class DocumentReport(BaseService):
         # Stands in for slow work (rendering a document, calling a model) so the demo shows
         # what a background run looks like while it waits.
         time.sleep(REPORT_WORK_SECONDS)
+        wait_while_held()
         statistics = analysis.text_statistics(data["text"], top=5)
         if not statistics["words"]:
             # Raising fails the run: the held credits are released, nothing is charged.

@@ -172,6 +172,10 @@ def runs(request: HttpRequest) -> HttpResponse:
     )
 
 
+#: How many times a run's page reloads itself (every 2 s) while the run is not finished.
+RUN_REFRESH_TIMES = 90
+
+
 @account_page
 @require_safe
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
@@ -180,12 +184,19 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(
         ServiceRun.objects.select_related("service"), pk=run_id, user=request.user
     )
+    is_open = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+    # A bounded number of reloads: a site without a running task worker must not keep the
+    # browser reloading for ever.
+    waited = request.GET.get("waited", "")
+    times = int(waited) if waited.isdigit() and len(waited) < 4 else 0
+    refresh_url = f"?waited={times + 1}" if is_open and times < RUN_REFRESH_TIMES else ""
     return render(
         request,
         "users/run_detail.html",
         {
             "run": run,
-            "open": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+            "open": is_open,
+            "refresh_url": refresh_url,
             "balance": ledger.balance(request.user),
         },
     )

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,17 @@ class DemoServer:
             self.manage("credits", "grant", email, credits, "--source", "promotion")
         return email
 
+    @contextmanager
+    def reports_held(self) -> Iterator[None]:
+        """Inside the block the demo's "Document report" runs wait (queued or running, their
+        credits held); they finish after it."""
+        hold = Path(self.env["DEMO_REPORT_HOLD_FILE"])
+        hold.touch()
+        try:
+            yield
+        finally:
+            hold.unlink()
+
     def log_in(self, page: Page, email: str) -> None:
         """Sign ``page``'s browser context in as ``email`` with a session made on the server's
         side (the log-in form itself is tested by :meth:`log_in_with_form`)."""
@@ -272,7 +284,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     of database); tests make their own users, so they do not depend on each other."""
     workdir = tmp_path_factory.mktemp("demo")
     database = example_database_url(workdir, "demo")
-    env = example_env(workdir, DATABASE_URL=next(database))
+    env = example_env(
+        workdir,
+        DATABASE_URL=next(database),
+        DEMO_REPORT_HOLD_FILE=str(workdir / "hold-reports"),
+    )
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as output:
@@ -286,7 +302,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         )
     try:
         url = f"http://127.0.0.1:{port}/"
-        wait_for_url(url, process, log)
+        # Migrating and seeding a month of demo data takes a while on a busy machine.
+        wait_for_url(url, process, log, timeout=240)
         commands = Commands(env)
         try:
             yield DemoServer(url, env, log, commands)

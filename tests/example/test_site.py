@@ -67,6 +67,15 @@ MAIN_PAGES = {
     ],
 }
 
+#: Pages reached from a main page by a link (a run, a user, a payment): where, which link, name.
+DETAIL_PAGES = {
+    "customer": [("/users/runs/", re.compile(r"Document report"), "run")],
+    "staff": [
+        ("/dashboard/users/?q=customer%40example.com", "customer@example.com", "user"),
+        ("/dashboard/payments/", re.compile(r"\d+ \w+ \d{4}"), "payment"),
+    ],
+}
+
 
 @dataclass(frozen=True)
 class Role:
@@ -239,6 +248,13 @@ def test_the_main_pages_are_photographed(
 
     for path, name, _ in MAIN_PAGES[role_name]:
         page.goto(demo_server.address(path))
+        target = SCREENSHOTS / f"{role_name}-{name}-{width}.png"
+        page.screenshot(path=str(target), full_page=True)
+        written.append(target)
+    for path, link, name in DETAIL_PAGES.get(role_name, []):
+        page.goto(demo_server.address(path))
+        page.locator("main").get_by_role("link", name=link).first.click()
+        page.wait_for_load_state()
         target = SCREENSHOTS / f"{role_name}-{name}-{width}.png"
         page.screenshot(path=str(target), full_page=True)
         written.append(target)
