@@ -212,6 +212,17 @@ class DemoServer:
         assert ok, f"manage.py {' '.join(args)}:\n{err}"
         return out
 
+    def python_until(self, code: str, expected: str, timeout: float = 30) -> str:
+        """What ``code`` prints (in ``manage.py shell``), once it prints ``expected``: for what
+        the task worker does a moment after a request (a webhook's credits). Fails with the
+        last output when ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            printed = self.manage("shell", "-v", "0", "-c", code).strip()
+            if printed == expected or time.monotonic() > deadline:
+                return printed
+            time.sleep(0.25)
+
     def create_user(self, *, staff: bool = False, credits: str | None = None) -> str:
         """A new, verified user (password :data:`PASSWORD`), optionally staff and with
         ``credits`` granted as a promotion; returns their email address."""

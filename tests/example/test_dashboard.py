@@ -607,17 +607,15 @@ def test_staff_renew_a_subscribers_plan_from_their_page_in_the_sandbox(
     expect(page.get_by_text(re.compile(r"The subscription renewed until"))).to_be_visible()
     expect(page.get_by_role("heading", level=1, name=email)).to_be_visible()
     # The next period's credits came through the webhook, on top of the first period's.
-    plan_grants = demo_server.manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
+    expected = "400.00 ['200.00', '200.00']"
+    plan_grants = demo_server.python_until(
         "from quickscale.credits import ledger; from users.models import CustomUser; "
         f"u = CustomUser.objects.get(email={email!r}); "
         "print(ledger.balance(u).balance, "
         "sorted(str(g.remaining) for g in ledger.grants(u) if g.source == 'subscription'))",
+        expected,
     )
-    assert plan_grants.strip() == "400.00 ['200.00', '200.00']"
+    assert plan_grants == expected
 
 
 # -- analytics -------------------------------------------------------------------------------

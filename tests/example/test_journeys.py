@@ -124,3 +124,53 @@ def test_a_plan_bought_in_the_sandbox_grants_its_credits_until_the_period_ends(
     expect(active).to_be_visible(timeout=WEBHOOK_WAIT)
     page.goto(demo_server.address("/users/"))
     expect(page.locator("main")).to_contain_text(re.compile(r"200 credits expire on \d+ \w+"))
+
+
+def test_staff_find_a_customer_grant_credits_refund_a_payment_and_see_both_everywhere(
+    demo_server: DemoServer, page: Page
+) -> None:
+    email = demo_server.create_user()
+    demo_server.log_in(page, email)
+    buy(page, demo_server, "Starter pack", "Buy")
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible(timeout=WEBHOOK_WAIT)
+    page.context.clear_cookies()
+    staff = demo_server.create_user(staff=True)
+    demo_server.manage("shell", "-v", "0", "-c", SUPERUSER.format(email=staff))
+    demo_server.log_in(page, staff)
+
+    page.goto(demo_server.address("/dashboard/users/"))
+    page.get_by_label("Email or name").fill(email)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=email).click()
+    grant = page.get_by_role("region", name="Grant credits")
+    grant.get_by_label("Amount").fill("25")
+    grant.get_by_label("Reason").fill("Sorry for the outage")
+    grant.get_by_role("button", name="Grant credits").click()
+    expect(page.get_by_text(f"Granted 25 credits to {email}")).to_be_visible()
+    user_page = page.url
+    payments = page.get_by_role("region", name="Payments")
+    payments.get_by_role("row").filter(has_text="Starter pack").get_by_role("link").first.click()
+    refund = page.get_by_role("region", name="Refund", exact=True)
+    refund.get_by_label("Amount").fill("5.00")
+    refund.get_by_label("Reason").fill("Did not need it")
+    refund.get_by_role("button", name="Refund").click()
+    expect(page.get_by_role("region", name="Refunds").get_by_role("row")).to_have_count(
+        2, timeout=WEBHOOK_WAIT
+    )
+
+    page.goto(user_page)
+    activity = page.get_by_role("region", name="Recent ledger activity")
+    expect(activity).to_contain_text("Sorry for the outage")
+    expect(activity).to_contain_text(re.compile(r"Stripe refund re_\w+"))
+    expect(page.get_by_role("region", name="Payments")).to_contain_text("Refunded")
+    page.goto(demo_server.address("/dashboard/audit/?actor_type=user"))
+    events = page.get_by_role("table").get_by_role("row").filter(has_text=staff)
+    expect(events.filter(has_text="credits.granted")).to_have_count(1)
+    expect(events.filter(has_text="billing.refund.requested")).to_have_count(1)
+
+
+#: Makes a user a superuser: staff who may do and see everything (the audit log included).
+SUPERUSER = (
+    "from users.models import CustomUser; "
+    "CustomUser.objects.filter(email={email!r}).update(is_superuser=True)"
+)
