@@ -25,6 +25,7 @@ from quickscale.credits import ledger
 from quickscale.credits.models import CreditHold, CreditTransaction, HoldState
 from quickscale.services import execution
 from quickscale.services.models import RunStatus, ServiceRun
+from tests.hostapp.services import AsyncSleeper
 from tests.projects.tasks_worker import TASKS as DATABASE_TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,6 +163,33 @@ def test_a_run_whose_worker_was_killed_is_failed_and_refunded_by_the_sweep(
     assert run.error
     assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.EXPIRED
     assert CreditTransaction.objects.filter(kind="capture").count() == 0
+    assert ledger.balance(funded) == ledger.Balance(Decimal(5), Decimal(0), Decimal(5))
+    assert ledger.verify() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("database_tasks")
+def test_a_run_whose_worker_was_killed_is_finished_within_its_timeout_and_a_grace(
+    funded: Any, start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    run = execution.execute(funded, "async-sleeper", {"seconds": 30})
+    worker = start_worker()
+    wait_for(lambda: status_of(run) == RunStatus.RUNNING, "the worker to start the run")
+    worker.kill()
+    worker.wait(timeout=TIMEOUT)
+    run.refresh_from_db()
+    assert run.started_at is not None, worker_log(tmp_path)
+    due = run.started_at + timedelta(seconds=AsyncSleeper.timeout + execution.HOLD_GRACE)
+    assert run.hold is not None and due < run.hold.expires_at  # long before its hold ends
+
+    assert execution.sweep_runs(now=due - timedelta(seconds=1)) == 0
+    assert execution.sweep_runs(now=due) == 1
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.cost == Decimal(0)
+    assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.RELEASED
     assert ledger.balance(funded) == ledger.Balance(Decimal(5), Decimal(0), Decimal(5))
     assert ledger.verify() == []
 

@@ -839,35 +839,39 @@ def _hook(hook: Any, ctx: RunContext, value: Any) -> None:
 
 
 def sweep_runs(*, now: datetime | None = None) -> int:
-    """Fail runs that can no longer finish: their hold was released by the credits sweep (the
-    process running them died), or, for free runs, they outlived their timeout."""
+    """Fail the runs that can no longer finish, giving back what they hold; returns how many.
+
+    A run can no longer finish when it started more than its timeout plus :data:`HOLD_GRACE`
+    ago (whatever runs it stops waiting at its timeout, so the process running it died), when
+    its hold was released (it waited in the queue longer than the hold lasts), or, for a run
+    without a hold, when it was created that long ago. So an interrupted run is finished within
+    its own timeout plus the grace, plus the time to the next sweep.
+    """
     now = now or timezone.now()
     ledger.release_expired_holds(now=now)
     failed = 0
     open_runs = ServiceRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
     for run in open_runs.select_related("service").order_by("id"):
-        hold_gone = (
-            run.hold_id is not None
-            and not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
-        )
-        try:
-            limit = _timeout(registry.get(run.service.slug)()) + HOLD_GRACE
-        except ServiceNotFound:  # the class is gone: its runs get the default timeout
-            limit = settings.QUICKSCALE_SERVICES_DEFAULT_TIMEOUT + HOLD_GRACE
-        stale = run.hold_id is None and run.created_at + timedelta(seconds=limit) <= now
-        if hold_gone or stale:
-            with transaction.atomic():
-                current = ServiceRun.objects.select_for_update().get(pk=run.pk)
-                if current.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                    _finish(
-                        current,
-                        None,
-                        RunStatus.FAILED,
-                        cost=Decimal(0),
-                        error="The run was interrupted; its credits were given back.",
-                    )
-                    failed += 1
+        if not _cannot_finish(run, now):
+            continue
+        with transaction.atomic():
+            current = ServiceRun.objects.select_for_update().get(pk=run.pk)
+            if current.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                _fail(current, None, "The run was interrupted; its credits were given back.")
+                failed += 1
     return failed
+
+
+def _cannot_finish(run: ServiceRun, now: datetime) -> bool:
+    try:
+        limit = _timeout(registry.get(run.service.slug)()) + HOLD_GRACE
+    except ServiceNotFound:  # the class is gone: its runs get the default timeout
+        limit = settings.QUICKSCALE_SERVICES_DEFAULT_TIMEOUT + HOLD_GRACE
+    since = run.started_at if run.started_at is not None else run.created_at
+    if run.started_at is None and run.hold_id is not None:
+        # Still queued: it may wait for a worker as long as its hold lasts.
+        return not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
+    return since + timedelta(seconds=limit) <= now
 
 
 def usage(user: Any, *, since: date | None = None) -> list[dict[str, Any]]:
