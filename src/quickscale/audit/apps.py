@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.apps import AppConfig
 from django.core import checks
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+
+from quickscale.core import maintenance
 
 
 class AuditConfig(AppConfig):
@@ -23,3 +27,11 @@ class AuditConfig(AppConfig):
         connect()
         post_migrate.connect(sync_after_migrate, sender=self)
         connection_created.connect(add_context_wrapper, dispatch_uid="quickscale_audit.context")
+        maintenance.register("audit", seal_log, order=90)
+
+
+def seal_log(now: datetime) -> dict[str, int]:
+    """The audit log's part of the sweep: seal the events written since the last one."""
+    from quickscale.audit import chain
+
+    return {"sealed": chain.seal()}

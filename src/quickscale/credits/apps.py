@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.apps import AppConfig
 from django.core import checks
+
+from quickscale.core import maintenance
 
 
 class CreditsConfig(AppConfig):
@@ -16,3 +20,11 @@ class CreditsConfig(AppConfig):
 
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_database, checks.Tags.database)
+        maintenance.register("credits", sweep_credits, order=20)
+
+
+def sweep_credits(now: datetime) -> dict[str, int]:
+    """The ledger's part of the sweep: expire due grants, release holds that ran out."""
+    from quickscale.credits import ledger
+
+    return ledger.sweep(now=now)

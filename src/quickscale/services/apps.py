@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.apps import AppConfig
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.core import checks
 from django.db.models.signals import post_migrate
 
+from quickscale.core import maintenance
 from quickscale.core.checks import dependency_check
 
 
@@ -30,6 +32,14 @@ class ServicesConfig(AppConfig):
         if settings.QUICKSCALE_SERVICES_AUTODISCOVER is True:
             autodiscover()
         post_migrate.connect(sync_after_migrate, sender=self)
+        maintenance.register("services", sweep_services, order=10)
+
+
+def sweep_services(now: datetime) -> dict[str, int]:
+    """The services' part of the sweep: fail the runs that can no longer finish."""
+    from quickscale.services.execution import sweep_runs
+
+    return {"failed_runs": sweep_runs(now=now)}
 
 
 def sync_after_migrate(using: str = "default", apps: Any = None, **kwargs: Any) -> None:
