@@ -172,3 +172,53 @@ def test_sqlite_with_more_places_than_it_keeps_exact_is_an_error(settings: Any) 
         assert ids(messages) == ["quickscale_credits.E005"]
     else:
         assert messages == []
+
+
+# -- deployment -------------------------------------------------------------------------------
+
+
+def deployment_ids() -> set[str]:
+    return {message.id for message in checks.run_checks(include_deployment_checks=True)}
+
+
+def core_deployment_ids() -> set[str]:
+    from quickscale.core.checks import check_deployment
+
+    return {message.id for message in check_deployment()}
+
+
+# Only the check reads these DATABASES; Django warns that other code might not follow them.
+OVERRIDING_DATABASES = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+SQLITE = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+POSTGRESQL = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "quickscale"}}
+
+
+@OVERRIDING_DATABASES
+def test_a_deployment_on_sqlite_is_warned_about() -> None:
+    with override_settings(DATABASES=SQLITE):
+        assert "quickscale_core.W001" in core_deployment_ids()
+
+
+@OVERRIDING_DATABASES
+def test_a_deployment_on_postgresql_with_a_worker_backend_gets_neither_warning() -> None:
+    worker = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    with override_settings(DATABASES=POSTGRESQL, TASKS=worker):
+        assert {"quickscale_core.W001", "quickscale_core.W002"}.isdisjoint(core_deployment_ids())
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        {},
+        {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
+        {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}},
+    ],
+    ids=["unset", "immediate", "dummy"],
+)
+def test_a_deployment_without_a_task_worker_is_warned_about(tasks: dict[str, Any]) -> None:
+    with override_settings(TASKS=tasks):
+        assert "quickscale_core.W002" in deployment_ids()
+
+
+def test_the_deployment_warnings_are_for_check_deploy_only() -> None:
+    assert not any(message.id.startswith("quickscale_core.W") for message in checks.run_checks())

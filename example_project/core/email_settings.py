@@ -1,8 +1,10 @@
 """Outgoing email: printed to the console in development, sent over SMTP in production.
 
-Production requires ``EMAIL_HOST`` because sign-up sends a verification email; the other SMTP
-variables (``EMAIL_PORT``, ``EMAIL_HOST_USER``, ``EMAIL_HOST_PASSWORD``, ``EMAIL_USE_TLS``)
-default to an authenticated STARTTLS submission on port 587.
+In production, ``EMAIL_HOST`` turns sending on; the other SMTP variables (``EMAIL_PORT``,
+``EMAIL_HOST_USER``, ``EMAIL_HOST_PASSWORD``, ``EMAIL_USE_TLS``) default to an authenticated
+STARTTLS submission on port 587. A deployment that sends no mail leaves it unset: emails then
+go to the log (an operator can still read a password-reset link there) and sign-up asks no one
+to confirm an address (``SENDS_EMAIL`` below, read by ``core.settings``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from core.env_utils import env_bool, env_int, get_env, is_production
 
 PRODUCTION = is_production()
 
+#: Whether mail leaves the machine: production with an SMTP server.
+SENDS_EMAIL = PRODUCTION and bool(get_env("EMAIL_HOST"))
 _backend = (
     "django.core.mail.backends.smtp.EmailBackend"
-    if PRODUCTION
+    if SENDS_EMAIL
     else "django.core.mail.backends.console.EmailBackend"
 )
 _smtp = {
-    "host": get_env("EMAIL_HOST", "localhost", required=PRODUCTION),
+    "host": get_env("EMAIL_HOST", "localhost"),
     "port": env_int("EMAIL_PORT", 587),
     "username": get_env("EMAIL_HOST_USER"),
     "password": get_env("EMAIL_HOST_PASSWORD"),
@@ -31,7 +35,7 @@ _smtp = {
 if django.VERSION >= (6, 1):
     # Django 6.1 configures mail through MAILERS; the EMAIL_* settings are deprecated there.
     MAILERS = {
-        "default": {"BACKEND": _backend, "OPTIONS": _smtp if PRODUCTION else {}},
+        "default": {"BACKEND": _backend, "OPTIONS": _smtp if SENDS_EMAIL else {}},
     }
 else:
     EMAIL_BACKEND = _backend

@@ -3,10 +3,11 @@
 Environment-first: every deployment-specific value is an environment variable with a safe
 development default, so a fresh clone runs with none set (SQLite, console email, DEBUG on).
 
-Production is ``QUICKSCALE_ENV=production``. It requires ``SECRET_KEY``, ``ALLOWED_HOSTS`` and
-``EMAIL_HOST`` (start-up fails with ``ImproperlyConfigured`` naming the missing one), forces
-DEBUG off, and switches on the HTTPS settings of ``core.security_settings``. ``DATABASE_URL``
-(e.g. ``postgres://user:password@host:5432/name``) selects PostgreSQL in any mode.
+Production is ``QUICKSCALE_ENV=production``. It requires ``SECRET_KEY`` and ``ALLOWED_HOSTS``
+(start-up fails with ``ImproperlyConfigured`` naming the missing one), forces DEBUG off, and
+switches on the HTTPS settings of ``core.security_settings``. ``DATABASE_URL`` (e.g.
+``postgres://user:password@host:5432/name``) selects PostgreSQL and ``REDIS_URL`` the Redis
+cache in any mode; ``EMAIL_HOST`` turns on sending mail (see ``core.email_settings``).
 """
 
 from __future__ import annotations
@@ -152,14 +153,26 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
-# Development has no mail server to confirm addresses with; production insists on it.
-ACCOUNT_EMAIL_VERIFICATION = "mandatory" if PRODUCTION else "optional"
+# Development has no mail server to confirm addresses with; production insists on it when it
+# sends mail, and cannot ask when it sends none.
+ACCOUNT_EMAIL_VERIFICATION = (
+    "mandatory" if SENDS_EMAIL else "optional" if not PRODUCTION else "none"  # noqa: F405
+)
 
 # A refused form, in the site's layout.
 CSRF_FAILURE_VIEW = "common.views.csrf_failure"
 
 # Background work: the database queue, run by ``manage.py db_worker``.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# The cache: Redis from REDIS_URL (e.g. redis://127.0.0.1:6379/0), which every web process shares,
+# so an API key's rate limit holds across them; without it each process counts for itself
+# (fine in development; `check --deploy` warns about it).
+REDIS_URL = get_env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 
 # Billing through Stripe: on when all three are set, e.g. from the Stripe dashboard's test mode
 # (the webhook endpoint is /stripe/webhook/).

@@ -17,6 +17,13 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "app.example.com",
     "EMAIL_HOST": "smtp.example.com",
 }
+#: A deployment as docs/deployment.md describes it: PostgreSQL and a shared Redis cache (no
+#: connection is made by `check`).
+DEPLOYED = {
+    **PRODUCTION,
+    "DATABASE_URL": "postgres://quickscale@db.example.com:5432/quickscale",
+    "REDIS_URL": "redis://cache.example.com:6379/0",
+}
 
 
 @pytest.mark.parametrize("cwd", [EXAMPLE_DIR, EXAMPLE_DIR.parent], ids=["project", "repo-root"])
@@ -37,14 +44,41 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 
 def test_production_settings_pass_the_deployment_checklist(tmp_path: Path) -> None:
     result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING", env=example_env(tmp_path, **PRODUCTION)
+        "check", "--deploy", "--fail-level", "WARNING", env=example_env(tmp_path, **DEPLOYED)
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_HOST"])
+def test_production_on_sqlite_is_warned_about(tmp_path: Path) -> None:
+    env = example_env(tmp_path, **{**DEPLOYED, "DATABASE_URL": f"sqlite:///{tmp_path}/db"})
+
+    result = run_manage("check", "--deploy", env=env)
+
+    assert "quickscale_core.W001" in result.stderr
+
+
+def test_production_sends_no_mail_without_an_smtp_server_and_asks_no_one_to_confirm(
+    tmp_path: Path,
+) -> None:
+    env = example_env(tmp_path, **{**DEPLOYED, "EMAIL_HOST": ""})
+
+    result = run_manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; from django.core.mail import get_connection; "
+        "print(type(get_connection()).__module__, settings.ACCOUNT_EMAIL_VERIFICATION)",
+        env=env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.mail.backends.console", "none"]
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without_a_required_variable(
     tmp_path: Path, variable: str
 ) -> None:

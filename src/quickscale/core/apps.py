@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.core import conf  # noqa: F401  (installs the defaults)
-        from quickscale.core.checks import check_settings
+        from quickscale.core.checks import check_deployment, check_settings
 
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_deployment, deploy=True)

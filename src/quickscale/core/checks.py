@@ -103,3 +103,38 @@ def check_settings(
             )
         )
     return errors
+
+
+#: Task backends that never hand work to a worker: the immediate one runs it in the request,
+#: the dummy one never runs it.
+INLINE_TASK_BACKENDS = ("ImmediateBackend", "DummyBackend")
+
+
+def check_deployment(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``check --deploy``: a deployment on SQLite, or without a task worker."""
+    messages: list[checks.CheckMessage] = []
+    for alias, database in settings.DATABASES.items():
+        if "sqlite" in str(database.get("ENGINE", "")):
+            messages.append(
+                checks.Warning(
+                    f"The {alias!r} database is SQLite: one writer at a time, on one machine.",
+                    hint="Use PostgreSQL in production: several web and task processes then "
+                    "write credits at once, and they may run on several machines.",
+                    id="quickscale_core.W001",
+                )
+            )
+    backend = str(getattr(settings, "TASKS", {}).get("default", {}).get("BACKEND", ""))
+    if not backend or backend.rsplit(".", 1)[-1] in INLINE_TASK_BACKENDS:
+        messages.append(
+            checks.Warning(
+                "The default task backend runs background work in the request (or never): "
+                f"{backend or 'TASKS is not set, so the immediate backend is used'}.",
+                hint="Set TASKS to a worker backend (e.g. django_tasks_db.DatabaseBackend, with "
+                "`manage.py db_worker` running), so async services and Stripe's webhooks are "
+                "processed outside web requests.",
+                id="quickscale_core.W002",
+            )
+        )
+    return messages
