@@ -30,7 +30,7 @@ TRY = [
 class Command(BaseCommand):
     help = (
         "Apply the migrations, add the demo data (once), then serve the example project on a "
-        "development server with a task worker beside it."
+        "development server with a task worker and the minutely sweep beside it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -77,21 +77,22 @@ class Command(BaseCommand):
         write("")
 
     def _serve(self, host: str, port: int) -> None:
-        # Async services and Stripe's webhooks are processed by a worker, as in production.
-        worker = subprocess.Popen(  # noqa: S603 (our own manage.py, no shell)
-            [
-                sys.executable,
-                str(settings.BASE_DIR / "manage.py"),
-                "db_worker",
-                "--interval",
-                "0.5",
-                "--no-startup-delay",
-                "--no-reload",
-            ]
-        )
+        # The processes of a deployment: a worker for async services and Stripe's webhooks,
+        # and the sweep every minute (interrupted runs, expired credits, the audit seal).
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        helpers = [
+            subprocess.Popen(  # noqa: S603 (our own manage.py, no shell)
+                [*manage, "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload"]
+            ),
+            subprocess.Popen(  # noqa: S603
+                [*manage, "quickscale", "sweep", "--every", "60", "-v", "0"]
+            ),
+        ]
         try:
             # The reloader would re-run this command, and migrate, in a child process.
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
-            worker.terminate()
-            worker.wait(timeout=10)
+            for helper in helpers:
+                helper.terminate()
+            for helper in helpers:
+                helper.wait(timeout=10)
