@@ -16,7 +16,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 
 from quickscale.api import openapi, serializers
@@ -140,7 +139,6 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
             details={"unknown_fields": unknown},
         )
     key = _idempotency_key(request)
-    started = timezone.now()
     result = execution.execute(request.user, slug, body.get("input", {}), idempotency_key=key)
     # The balance the charge left, when this call charged; else (a replay, a failed, held or
     # free run) the balance now.
@@ -152,7 +150,7 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
         status=202 if result.status in (RunStatus.QUEUED, RunStatus.RUNNING) else 201,
     )
     response["Location"] = _run_location(result.pk)
-    if result.created_at < started:
+    if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
 

@@ -292,7 +292,8 @@ def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = No
     Raises ``ServiceNotFound``, ``ServiceDisabled``, ``InvalidInput`` or ``InsufficientCredits``
     (nothing recorded, nothing charged) when the run cannot start. A run that starts and fails
     is returned with status ``failed`` and charges nothing. Calling again with the same
-    ``idempotency_key`` returns the first run; the same key with other input raises
+    ``idempotency_key`` returns the first run, with ``replayed`` set, also to a call made
+    while the first was still running; the same key with other input raises
     ``IdempotencyConflict``. Services with ``run_async`` return the run ``queued``.
     """
     ledger.check_idempotency_key(idempotency_key)
@@ -330,6 +331,8 @@ def _first_run(user: Any, key: str, slug: str, digest: str) -> ServiceRun | None
             f"The idempotency key {key!r} was already used for a different request.",
             details={"idempotency_key": key, "run": first.pk},
         )
+    if first is not None:
+        first.replayed = True
     return first
 
 

@@ -104,6 +104,10 @@ class ServiceRun(models.Model):
     #: Not stored: the owner's balance right after this call charged the run (an inline run
     #: that charged something), else ``None``.
     balance_after: Decimal | None = None
+    #: Not stored: ``True`` when ``execute()`` returned this run to a call whose idempotency
+    #: key an earlier call had already used (a replay, even one that arrived while the first
+    #: call was still running), else ``False``.
+    replayed: bool = False
 
     class Meta:
         app_label = "quickscale_services"
