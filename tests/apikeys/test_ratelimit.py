@@ -1,5 +1,5 @@
-"""Rate limits on each cache: Django's Redis cache (one pipelined round trip per request) and any
-other cache (``get``/``add``/``incr``). The counters are shared by every process using the cache."""
+"""Rate limits on Django's Redis cache and on local memory, through the cache's public methods
+(``get``/``incr``/``add``). The counters are shared by every process using the cache."""
 
 from __future__ import annotations
 
@@ -86,6 +86,20 @@ def test_another_process_sees_the_blocked_address_through_the_cache(
         ratelimit.admit("192.0.2.9", "k1", 100)  # ...but the shared count says no
     with pytest.raises(RateLimited):
         ratelimit.fail("192.0.2.9")  # and one more failure is a 429, not a 401
+
+
+def test_a_request_from_a_blocked_address_does_not_count_against_its_key(
+    rate_cache: str, settings: Any
+) -> None:
+    settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT = 1
+    ratelimit.fail("192.0.2.9")
+    ratelimit.reset()  # a process that never saw that failure
+
+    with pytest.raises(RateLimited):
+        ratelimit.admit("192.0.2.9", "k1", 100)
+
+    start, _ = ratelimit._window()
+    assert caches["rates"].get(f"quickscale:rate:key:k1:{start}") is None
 
 
 def test_a_key_past_its_limit_gets_429_through_the_middleware(rate_cache: str, user: Any) -> None:

@@ -12,6 +12,7 @@ class APIKeysConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.apikeys import conf  # noqa: F401  (installs the defaults)
-        from quickscale.apikeys.checks import check_settings
+        from quickscale.apikeys.checks import check_deployment, check_settings
 
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_deployment, checks.Tags.security, deploy=True)

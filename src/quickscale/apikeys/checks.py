@@ -1,4 +1,5 @@
-"""System checks for the settings of ``quickscale.apikeys``."""
+"""System checks for the settings of ``quickscale.apikeys``, and for deployments of it
+(``check --deploy``)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,17 @@ def check_settings(
                 id="quickscale_apikeys.E010",
             )
         )
+    fail_open = settings.QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN
+    if not isinstance(fail_open, bool):
+        errors.append(
+            checks.Error(
+                f"QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN is {fail_open!r}, which is not True "
+                "or False.",
+                hint="True serves requests uncounted while the rate limits' cache is down; False "
+                "answers them with 503.",
+                id="quickscale_apikeys.E011",
+            )
+        )
     if settings.QUICKSCALE_APIKEYS_CACHE not in settings.CACHES:
         errors.append(
             checks.Error(
@@ -106,3 +118,46 @@ def check_settings(
             )
         )
     return errors
+
+
+#: Caches each process keeps for itself (or not at all), by their ``BACKEND`` path.
+PROCESS_LOCAL_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "keeps counts in each process's memory",
+    "django.core.cache.backends.dummy.DummyCache": "keeps no counts at all",
+}
+
+
+def check_deployment(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``check --deploy``: rate limits counted per process, and a pepper derived from
+    ``SECRET_KEY``."""
+    messages: list[checks.CheckMessage] = []
+    alias = settings.QUICKSCALE_APIKEYS_CACHE
+    backend = str(settings.CACHES.get(alias, {}).get("BACKEND", ""))  # no alias: E009 says so
+    if backend in PROCESS_LOCAL_CACHES:
+        messages.append(
+            checks.Warning(
+                f"API key rate limits count in the cache {alias!r} ({backend}), which "
+                f"{PROCESS_LOCAL_CACHES[backend]}: with several web processes, a key gets its "
+                "limit from each of them.",
+                hint=f"Set CACHES[{alias!r}] to a cache every process shares, such as "
+                "django.core.cache.backends.redis.RedisCache, or name one in "
+                "QUICKSCALE_APIKEYS_CACHE.",
+                id="quickscale_apikeys.W001",
+            )
+        )
+    if not settings.QUICKSCALE_APIKEYS_PEPPERS:
+        messages.append(
+            checks.Warning(
+                "API keys are hashed with a pepper derived from SECRET_KEY, as "
+                "QUICKSCALE_APIKEYS_PEPPERS is not set: rotating SECRET_KEY invalidates every "
+                "API key.",
+                hint='Set QUICKSCALE_APIKEYS_PEPPERS = {1: os.environ["API_KEY_PEPPER"]}, a '
+                "random secret of at least 32 characters kept apart from SECRET_KEY (e.g. from "
+                "secrets.token_urlsafe(48)). Keys made before then stop working: set it before "
+                "issuing keys, or have their owners roll them.",
+                id="quickscale_apikeys.W002",
+            )
+        )
+    return messages

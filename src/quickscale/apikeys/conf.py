@@ -37,6 +37,14 @@ class APIKeysAppConf(AppConf):
     ROLL_GRACE = 24 * 3600
     #: The cache (an alias of ``CACHES``) that counts requests for rate limits.
     CACHE = "default"
+    #: What the rate limits do when that cache cannot be reached: ``True`` serves the request
+    #: without counting it (and a bad key still gets 401, its failure uncounted); ``False``
+    #: answers 503 with ``Retry-After`` and the code ``rate_limit_unavailable``. Open by
+    #: default: for a paid API, failing closed turns a cache outage into a full outage, while
+    #: failing open only loses rate limiting for its duration; every run is still paid for
+    #: from the credit ledger, which lives in the database, so no money is at risk. Close it
+    #: when the limits protect something costlier than the requests themselves.
+    RATE_LIMIT_FAIL_OPEN = True
 
     class Meta:
         prefix = "QUICKSCALE_APIKEYS"

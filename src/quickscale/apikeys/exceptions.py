@@ -27,6 +27,18 @@ class RateLimited(QuickScaleError):
         self.retry_after = retry_after
 
 
+class RateLimitUnavailable(QuickScaleError):
+    """The rate limits' cache cannot be reached and ``QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN``
+    is off: the request is refused, not served uncounted."""
+
+    code = "rate_limit_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class InvalidKeyArgument(QuickScaleError):
     code = "invalid_argument"
     status = 400

@@ -5,7 +5,9 @@ Put it after ``AuthenticationMiddleware``. A request with ``Authorization: Beare
 key's owner) and ``request.auth`` (the key), and is exempt from CSRF: a key is not sent by the
 browser on its own, so it cannot be forged across sites. Requests without a key are left alone
 (``request.auth`` is ``None``), and a session keeps needing its CSRF token. A bad key is
-answered with 401 at once; too many requests with 429 and ``Retry-After``.
+answered with 401 at once; too many requests with 429 and ``Retry-After``. When the rate
+limits' cache cannot be reached, the request is served uncounted or, with
+``QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN`` off, answered with 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from quickscale.apikeys import ratelimit
-from quickscale.apikeys.exceptions import AuthenticationFailed, RateLimited
+from quickscale.apikeys.exceptions import (
+    AuthenticationFailed,
+    RateLimited,
+    RateLimitUnavailable,
+)
 from quickscale.apikeys.keys import authenticate
 from quickscale.core.http import client_ip, error_response
 
@@ -54,12 +60,12 @@ class APIKeyAuthenticationMiddleware:
             try:
                 key = authenticate(raw, ip)
             except AuthenticationFailed:
-                ratelimit.fail(ip)  # raises RateLimited once the address is over its limit
+                ratelimit.fail(ip)  # raises once the address is over its limit (or uncountable)
                 raise
             ratelimit.admit(
                 ip, key.key_id, key.rate_limit or settings.QUICKSCALE_APIKEYS_RATE_LIMIT
             )
-        except RateLimited as error:
+        except (RateLimited, RateLimitUnavailable) as error:
             return error_response(error, headers={"Retry-After": str(error.retry_after)})
         except AuthenticationFailed as error:
             return error_response(error, headers={"WWW-Authenticate": 'Bearer realm="api"'})

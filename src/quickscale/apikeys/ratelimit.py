@@ -3,9 +3,9 @@ demo), shared by every process that shares the cache.
 
 A process counts a key's requests in the cache a batch at a time: it takes a lease of
 ``QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE`` of the key's limit (at least one request) and admits
-that many without a cache call. Taking a lease is one cache round trip that also reads the
-failed authentications of the address (one script on Django's Redis cache; ``get`` then
-``add``/``incr`` on other caches). The shared count never admits more than the limit; counts a
+that many without a cache call. Taking a lease reads the failed authentications of the address
+(``get``) and counts the batch (``incr``, or ``add`` for the window's first), through the
+cache's public methods only. The shared count never admits more than the limit; counts a
 process leased and did not use when the minute ends may make the others refuse a little early
 (at most one lease less one request per process).
 
@@ -13,37 +13,38 @@ A failed authentication counts against its address; once an address is over its 
 process remembers it until the window ends, so a flood of bad keys from it costs no query at
 all. A process learns that another one saw an address go over its limit when it counts a
 failure from it or takes a lease for a request from it.
+
+When the cache cannot be reached, ``QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN`` decides: serve the
+request uncounted (the default), or refuse it with ``RateLimitUnavailable`` (a 503). Either way
+a warning is logged, once a minute at most per process.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.redis import RedisCache
 
-from quickscale.apikeys.exceptions import RateLimited
+from quickscale.apikeys.exceptions import RateLimited, RateLimitUnavailable
+
+logger = logging.getLogger(__name__)
 
 WINDOW = 60
 #: Addresses remembered as over their failure limit, per process, at most.
 MAX_BLOCKED = 10_000
+#: Seconds a client refused because the cache is down is asked to wait.
+UNAVAILABLE_RETRY_AFTER = 10
+#: Seconds between two warnings that the cache cannot be reached, per process.
+WARNING_INTERVAL = 60
 
-#: Count ARGV[2] requests in KEYS[1] (created with a lifetime of ARGV[1] seconds) and read
-#: KEYS[2]: one command, so one round trip and one reply to parse.
-ADMIT = """
-redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-return {redis.call('INCRBY', KEYS[1], ARGV[2]), redis.call('GET', KEYS[2])}
-"""
-#: Count one in KEYS[1].
-COUNT = """
-redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-return redis.call('INCR', KEYS[1])
-"""
+T = TypeVar("T")
 
 _blocked: dict[str, float] = {}  # cache key of the address's window -> when the window ends
 _blocked_lock = threading.Lock()
@@ -52,7 +53,12 @@ _blocked_lock = threading.Lock()
 _leases: dict[str, int] = {}
 _lease_window = [0]
 _leases_lock = threading.Lock()
+#: When this process last warned that the cache is out of reach, and the failures since then.
+_warned_at = [-math.inf]
+_unlogged = [0]
+_warned_lock = threading.Lock()
 _clock = time.time  # the wall clock the windows follow (tests hold it still)
+_monotonic = time.monotonic
 
 
 def _window() -> tuple[int, float]:
@@ -91,8 +97,9 @@ def check_address(ip: str | None) -> None:
 
 def admit(ip: str | None, key_id: str, limit: int) -> None:
     """Admit an authenticated request of a key allowed ``limit`` a minute, from its lease when
-    this process holds one; else take a lease and check the address's failed authentications,
-    in one cache round trip. Raise ``RateLimited`` past either limit."""
+    this process holds one; else check the address's failed authentications and take a lease.
+    Raise ``RateLimited`` past either limit, and ``RateLimitUnavailable`` when the cache cannot
+    be reached and the limits fail closed (failing open, the request is admitted uncounted)."""
     start, left = _window()
     key_name = _name(f"key:{key_id}", start)
     with _leases_lock:
@@ -101,21 +108,17 @@ def admit(ip: str | None, key_id: str, limit: int) -> None:
             _leases[key_name] = remaining - 1
             return
     batch = max(1, int(limit * settings.QUICKSCALE_APIKEYS_RATE_LIMIT_LEASE))
-    cache = _cache()
     address_name = _name(f"auth-failures:{ip}", start)
-    client = _redis(cache)
-    if client is not None:
-        count, failures = _script(client, ADMIT)(
-            keys=[cache.make_and_validate_key(key_name), cache.make_and_validate_key(address_name)],
-            args=[WINDOW + 5, batch],
-        )
-        failures = int(failures or 0)
-    else:
-        failures = int(cache.get(address_name) or 0)
-        count = _increment(cache, key_name, batch)
+    cache = _cache()
+    failures = _reach(lambda: int(cache.get(address_name) or 0))
+    if failures is None:
+        return
     if failures >= settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
         _remember(address_name, left)
         raise _address_limited(left)
+    count = _reach(lambda: _increment(cache, key_name, batch))
+    if count is None:
+        return
     granted = min(batch, limit - (count - batch))  # what is left of the limit, this batch at most
     if granted <= 0:
         raise _key_limited(limit, left)
@@ -129,15 +132,15 @@ def admit(ip: str | None, key_id: str, limit: int) -> None:
 
 def fail(ip: str | None) -> None:
     """Count a failed authentication from ``ip``; raise ``RateLimited`` once the address has
-    more than ``QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT`` this minute."""
-    cache = _cache()
+    more than ``QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT`` this minute, and
+    ``RateLimitUnavailable`` when the cache cannot be reached and the limits fail closed
+    (failing open, the failure is not counted)."""
     start, left = _window()
     name = _name(f"auth-failures:{ip}", start)
-    client = _redis(cache)
-    if client is not None:
-        count = _script(client, COUNT)(keys=[cache.make_and_validate_key(name)], args=[WINDOW + 5])
-    else:
-        count = _increment(cache, name)
+    cache = _cache()
+    count = _reach(lambda: _increment(cache, name))
+    if count is None:
+        return
     if count >= settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
         _remember(name, left)
     if count > settings.QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT:
@@ -145,16 +148,66 @@ def fail(ip: str | None) -> None:
 
 
 def reset() -> None:
-    """Forget the addresses this process remembers as over their limit and the leases it holds
-    (after clearing the cache, e.g. between tests)."""
+    """Forget the addresses this process remembers as over their limit, the leases it holds
+    (after clearing the cache, e.g. between tests) and when it last warned of the cache."""
     with _blocked_lock:
         _blocked.clear()
     with _leases_lock:
         _leases.clear()
+    with _warned_lock:
+        _warned_at[0] = -math.inf
+        _unlogged[0] = 0
+
+
+def _reach(call: Callable[[], T]) -> T | None:
+    """The result of ``call``, a round trip to the rate limits' cache; ``None`` when the cache
+    cannot be reached and the limits fail open. Failing closed raises ``RateLimitUnavailable``.
+
+    Django's cache API has no error of its own: each backend raises its client's (redis-py's
+    ``ConnectionError`` or ``TimeoutError``, pymemcache's errors, ``OSError``, a database
+    error for the database cache), so any exception of the call means the cache is out of
+    reach. ``call`` does nothing but the cache operations, so no error of ours is caught here.
+    """
+    try:
+        return call()
+    except Exception as error:  # any error of the backend's client (see above)
+        fail_open = settings.QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN
+        _warn(error, fail_open)
+        if fail_open:
+            return None
+        raise RateLimitUnavailable(
+            "Requests cannot be counted against their rate limits right now; try again shortly.",
+            retry_after=UNAVAILABLE_RETRY_AFTER,
+        ) from error
+
+
+def _warn(error: Exception, fail_open: bool) -> None:
+    """Log that the cache cannot be reached, once per ``WARNING_INTERVAL`` at most: a cache
+    outage under load would otherwise log a line per request."""
+    now = _monotonic()
+    with _warned_lock:
+        if now - _warned_at[0] < WARNING_INTERVAL:
+            _unlogged[0] += 1
+            return
+        unlogged = _unlogged[0]
+        _warned_at[0] = now
+        _unlogged[0] = 0
+    logger.warning(
+        "Rate limits cannot reach the cache %r (%s: %s): requests are %s "
+        "(QUICKSCALE_APIKEYS_RATE_LIMIT_FAIL_OPEN = %s); %d more failures since the last of "
+        "these warnings, which are logged once every %d seconds at most.",
+        settings.QUICKSCALE_APIKEYS_CACHE,
+        type(error).__name__,
+        error,
+        "served without being counted" if fail_open else "refused with 503",
+        fail_open,
+        unlogged,
+        WARNING_INTERVAL,
+    )
 
 
 def _remember(name: str, left: float) -> None:
-    now = time.monotonic()
+    now = _monotonic()
     with _blocked_lock:
         if len(_blocked) >= MAX_BLOCKED:
             for stale in [n for n, until in _blocked.items() if until <= now]:
@@ -167,31 +220,10 @@ def _remember(name: str, left: float) -> None:
 
 
 def _increment(cache: BaseCache, name: str, amount: int = 1) -> int:
-    if cache.add(name, amount, timeout=WINDOW + 5):
-        return amount
+    """Add ``amount`` to the window's counter ``name``; the new count."""
     try:
         return int(cache.incr(name, amount))
-    except ValueError:  # the window's counter expired between add() and incr()
-        cache.add(name, amount, timeout=WINDOW + 5)
-        return amount
-
-
-def _script(client: Any, source: str) -> Any:
-    """The registered script (sent by its digest; loaded again if the server lost it)."""
-    scripts = client.__dict__.setdefault("_quickscale_scripts", {})
-    script = scripts.get(source)
-    if script is None:
-        script = scripts[source] = client.register_script(source)
-    return script
-
-
-def _redis(cache: BaseCache) -> Any:
-    """A client of Django's own Redis cache backend, kept on the backend (one per thread), or
-    ``None`` for any other cache."""
-    if not isinstance(cache, RedisCache):
-        return None
-    client = cache.__dict__.get("_quickscale_client")
-    if client is None:
-        client = cache._cache.get_client(None, write=True)
-        cache.__dict__["_quickscale_client"] = client
-    return client
+    except ValueError:  # the window's first count (or its counter expired)
+        if cache.add(name, amount, timeout=WINDOW + 5):
+            return amount
+        return int(cache.incr(name, amount))  # another process counted first
