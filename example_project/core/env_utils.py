@@ -2,8 +2,9 @@
 
 ``QUICKSCALE_ENV`` selects the mode: ``development`` (the default, so a fresh clone runs with no
 set-up) or ``production``. Production has no fallbacks for secrets or host names: a missing
-``SECRET_KEY`` or ``ALLOWED_HOSTS`` stops start-up with ``ImproperlyConfigured`` naming the
-variable, instead of quietly running with a development default.
+``SECRET_KEY``, ``ALLOWED_HOSTS`` or ``API_KEY_PEPPER`` stops start-up with
+``ImproperlyConfigured`` naming the variable, instead of quietly running with a development
+default.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Environment-first: every deployment-specific value is an environment variable with a safe
 development default, so a fresh clone runs with none set (SQLite, console email, DEBUG on).
 
-Production is ``QUICKSCALE_ENV=production``. It requires ``SECRET_KEY`` and ``ALLOWED_HOSTS``
-(start-up fails with ``ImproperlyConfigured`` naming the missing one), forces DEBUG off, and
-switches on the HTTPS settings of ``core.security_settings``. ``DATABASE_URL`` (e.g.
+Production is ``QUICKSCALE_ENV=production``. It requires ``SECRET_KEY``, ``ALLOWED_HOSTS`` and
+``API_KEY_PEPPER`` (start-up fails with ``ImproperlyConfigured`` naming the missing one), forces
+DEBUG off, and switches on the HTTPS settings of ``core.security_settings``. ``DATABASE_URL`` (e.g.
 ``postgres://user:password@host:5432/name``) selects PostgreSQL and ``REDIS_URL`` the Redis
 cache in any mode; ``EMAIL_HOST`` turns on sending mail (see ``core.email_settings``).
 """
@@ -161,6 +161,14 @@ ACCOUNT_EMAIL_VERIFICATION = (
 
 # A refused form, in the site's layout.
 CSRF_FAILURE_VIEW = "common.views.csrf_failure"
+
+# API keys are stored as an HMAC of their secret with a pepper of their own, kept apart from
+# SECRET_KEY so that rotating one does not invalidate every key. Required in production; in
+# development the pepper is derived from SECRET_KEY. Set it before issuing keys: keys made
+# before it stop working (their owners roll them).
+API_KEY_PEPPER = get_env("API_KEY_PEPPER", required=PRODUCTION)
+if API_KEY_PEPPER:
+    QUICKSCALE_APIKEYS_PEPPERS = {1: API_KEY_PEPPER}
 
 # Background work: the database queue, run by ``manage.py db_worker``.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -16,6 +16,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "app.example.com",
     "EMAIL_HOST": "smtp.example.com",
+    "API_KEY_PEPPER": secrets.token_urlsafe(48),
 }
 #: A deployment as docs/deployment.md describes it: PostgreSQL and a shared Redis cache (no
 #: connection is made by `check`).
@@ -51,6 +52,14 @@ def test_production_settings_pass_the_deployment_checklist(tmp_path: Path) -> No
     assert result.stderr == ""
 
 
+def test_production_with_a_per_process_cache_is_warned_about(tmp_path: Path) -> None:
+    env = example_env(tmp_path, **{**DEPLOYED, "REDIS_URL": ""})
+
+    result = run_manage("check", "--deploy", env=env)
+
+    assert "quickscale_apikeys.W001" in result.stderr
+
+
 def test_production_on_sqlite_is_warned_about(tmp_path: Path) -> None:
     env = example_env(tmp_path, **{**DEPLOYED, "DATABASE_URL": f"sqlite:///{tmp_path}/db"})
 
@@ -78,7 +87,7 @@ def test_production_sends_no_mail_without_an_smtp_server_and_asks_no_one_to_conf
     assert result.stdout.split() == ["django.core.mail.backends.console", "none"]
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS", "API_KEY_PEPPER"])
 def test_production_refuses_to_start_without_a_required_variable(
     tmp_path: Path, variable: str
 ) -> None:
