@@ -50,6 +50,7 @@ DATABASES = {
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "quickscale.core.middleware.RequestContextMiddleware",
+    "quickscale.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -117,6 +117,15 @@ def test_key_protected_endpoints_list_their_scope_and_auth_errors(
         assert {"401", "403", "405", "429"} <= set(operation["responses"]), name
 
 
+def test_every_endpoint_documents_the_503_of_a_database_that_cannot_be_reached(
+    document: dict[str, Any],
+) -> None:
+    for name, operation in operations(document):
+        unavailable = operation["responses"]["503"]
+        assert "`database_unavailable`" in unavailable["description"], name
+        assert set(unavailable["headers"]) == {"Retry-After"}, name
+
+
 def test_the_run_endpoint_documents_each_of_its_statuses(document: dict[str, Any]) -> None:
     operation = document["paths"]["/api/v1/services/{slug}/runs"]["post"]
 
@@ -133,6 +142,7 @@ def test_the_run_endpoint_documents_each_of_its_statuses(document: dict[str, Any
         "413",
         "415",
         "429",
+        "503",
     }
     assert "`idempotency_conflict`" in operation["responses"]["409"]["description"]
     assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]

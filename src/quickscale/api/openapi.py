@@ -30,7 +30,7 @@ from quickscale.api.errors import (
 from quickscale.api.schema import Schema, example, form_schema
 from quickscale.api.serializers import amount
 from quickscale.apikeys.exceptions import AuthenticationFailed, PermissionDenied, RateLimited
-from quickscale.core.errors import QuickScaleError
+from quickscale.core.errors import DatabaseUnavailable, QuickScaleError
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.credits.models import GrantSource, TransactionKind
 from quickscale.services.base import BaseService
@@ -64,11 +64,17 @@ ERRORS: list[tuple[type[QuickScaleError], str]] = [
     (PayloadTooLarge, "The body is larger than the site accepts."),
     (UnsupportedMediaType, "The body is not sent as `application/json` in UTF-8."),
     (RateLimited, "Too many requests; wait the seconds in the `Retry-After` header."),
+    (
+        DatabaseUnavailable,
+        "The database cannot be reached for a moment; retry after the seconds in the "
+        "`Retry-After` header.",
+    ),
 ]
 ERROR_HEADERS: dict[int, tuple[str, str]] = {
     401: ("WWW-Authenticate", 'Always `Bearer realm="api"`.'),
     405: ("Allow", "The method the endpoint takes."),
     429: ("Retry-After", "Seconds to wait before the next request."),
+    503: ("Retry-After", "Seconds to wait before trying again."),
 }
 
 AMOUNT: Schema = {
@@ -366,6 +372,7 @@ def _errors_of(operation: Operation, *, has_path_parameters: bool) -> list[type[
     if operation.body is not None:
         errors += [InvalidJSON, InvalidRequest, PayloadTooLarge, UnsupportedMediaType]
     errors += operation.errors
+    errors.append(DatabaseUnavailable)  # every endpoint reads the database
     return errors
 
 

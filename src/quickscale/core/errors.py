@@ -32,3 +32,15 @@ class ConfigurationError(QuickScaleError):
 
     code = "not_configured"
     status = 503
+
+
+class DatabaseUnavailable(QuickScaleError):
+    """The database cannot be reached (down, restarting, out of connections): the request may
+    succeed if sent again a little later."""
+
+    code = "database_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
