@@ -6,18 +6,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 
-from common.context_processors import current_project
-
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 page in the site's layout.
 
     Rendered without the context processors, as Django's own 500 view does: whatever broke the
-    request (the database, say) must not break its error page too. The layout then shows the
-    signed-out navigation.
+    request (the database, say) must not break its error page too. The layout finds the
+    project's name itself and shows the signed-out navigation.
     """
-    template = loader.get_template("500.html")
-    return HttpResponseServerError(template.render({"project": current_project()}))
+    return HttpResponseServerError(loader.get_template("500.html").render())
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Request id, client address and actor of every request, for the audit log.
     "quickscale.core.middleware.RequestContextMiddleware",
+    # While the database cannot be reached: a 503 with Retry-After (JSON under /api/), not a 500.
+    "quickscale.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -72,7 +72,8 @@ def fetch(
 ) -> list[dict[str, Any]]:
     """The project's answers to ``requests`` in a fresh database with the demo catalog, through
     Django's test client in one ``manage.py shell``: ``"GET /path"`` and ``"POST /path"`` as a
-    signed-in customer, ``"ANON GET /path"`` as a visitor, ``"500"`` the server error page.
+    signed-in customer, ``"ANON GET /path"`` as a visitor, ``"500"`` the server error page,
+    ``"503"`` the page of a database that cannot be reached.
     ``variables`` configure the project (``DEBUG="false"``...); each answer has ``status`` and
     ``body``."""
     env = example_env(tmp_path, **variables)
@@ -80,7 +81,8 @@ def fetch(
     assert migrated.returncode == 0, migrated.stderr
     script = (
         "import json; from django.test import Client, RequestFactory; "
-        "from common.views import server_error; from public.demo_catalog import "
+        "from common.views import server_error; "
+        "from quickscale.core.outages import unavailable_response; from public.demo_catalog import "
         "seed_demo_catalog; from users.models import CustomUser; seed_demo_catalog(); "
         f"c = Client(SERVER_NAME='localhost', enforce_csrf_checks={csrf_checks}); "
         "anon = Client(SERVER_NAME='localhost'); "
@@ -88,9 +90,10 @@ def fetch(
         "c.force_login(CustomUser.objects.create_user('b@example.com', 'x')); "
         "out = []\n"
         f"for line in {list(requests)!r}:\n"
-        "    *who, method, path = line.split(' ') if line != '500' else ['500', '']\n"
+        "    *who, method, path = line.split(' ') if line[0] != '5' else [line, '']\n"
         "    client = anon if who else c\n"
         "    if method == '500': r = server_error(factory.get('/'))\n"
+        "    elif method == '503': r = unavailable_response(factory.get('/about/'), 10)\n"
         "    elif method == 'POST': r = client.post(path, {'price': 'demo_price_pro_plan'})\n"
         "    else: r = client.get(path)\n"
         "    out.append({'status': r.status_code, 'body': r.content.decode()})\n"

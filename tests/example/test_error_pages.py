@@ -19,6 +19,7 @@ ERRORS = [
     ("403-csrf", "POST /users/settings/", 403, "This form could not be sent"),
     ("400", "GET /users/activity/?before=not-a-cursor", 400, "could not be understood"),
     ("500", "500", 500, "Something went wrong on our side"),
+    ("503", "503", 503, "We will be right back"),
 ]
 
 
@@ -46,7 +47,8 @@ def test_an_error_page_is_in_the_sites_layout_and_says_what_happened(
 
     assert page["status"] == status
     assert says in body
-    assert "QuickScale" in body and 'class="site-header"' in body
+    assert "<title>" in body and " · QuickScale</title>" in body
+    assert 'class="site-header"' in body and '</span>QuickScale' in body
     assert "Go to the home page" in body
     assert "Traceback" not in body and "DEBUG" not in body
 

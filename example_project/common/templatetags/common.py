@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -24,3 +26,12 @@ def nav_item(context: template.Context, url_name: str, label: str) -> str:
     return format_html(
         '<li><a href="{}"{}>{}</a></li>', url, ' aria-current="page"' if current else "", label
     )
+
+
+@register.simple_tag
+def project_info() -> Any:
+    """The project (name, features) for a page rendered without the context processors (the
+    500 and 503 pages, which must not touch the database): settings only."""
+    from common.context_processors import current_project
+
+    return current_project()
