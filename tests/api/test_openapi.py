@@ -126,6 +126,14 @@ def test_every_endpoint_documents_the_503_of_a_database_that_cannot_be_reached(
         assert set(unavailable["headers"]) == {"Retry-After"}, name
 
 
+def test_every_endpoint_with_a_key_documents_the_503_of_rate_limits_that_cannot_count(
+    document: dict[str, Any],
+) -> None:
+    for name, operation in operations(document):
+        if operation["security"]:
+            assert "`rate_limit_unavailable`" in operation["responses"]["503"]["description"], name
+
+
 def test_the_run_endpoint_documents_each_of_its_statuses(document: dict[str, Any]) -> None:
     operation = document["paths"]["/api/v1/services/{slug}/runs"]["post"]
 

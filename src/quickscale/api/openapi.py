@@ -29,7 +29,12 @@ from quickscale.api.errors import (
 )
 from quickscale.api.schema import Schema, example, form_schema
 from quickscale.api.serializers import amount
-from quickscale.apikeys.exceptions import AuthenticationFailed, PermissionDenied, RateLimited
+from quickscale.apikeys.exceptions import (
+    AuthenticationFailed,
+    PermissionDenied,
+    RateLimited,
+    RateLimitUnavailable,
+)
 from quickscale.core.errors import DatabaseUnavailable, QuickScaleError
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.credits.models import GrantSource, TransactionKind
@@ -64,6 +69,11 @@ ERRORS: list[tuple[type[QuickScaleError], str]] = [
     (PayloadTooLarge, "The body is larger than the site accepts."),
     (UnsupportedMediaType, "The body is not sent as `application/json` in UTF-8."),
     (RateLimited, "Too many requests; wait the seconds in the `Retry-After` header."),
+    (
+        RateLimitUnavailable,
+        "The rate limits cannot count requests right now (their cache is down and the site "
+        "fails closed); retry after the seconds in the `Retry-After` header.",
+    ),
     (
         DatabaseUnavailable,
         "The database cannot be reached for a moment; retry after the seconds in the "
@@ -362,7 +372,7 @@ def _errors_of(operation: Operation, *, has_path_parameters: bool) -> list[type[
     """The errors an operation can answer with: those of the request it takes, and its own."""
     errors: list[type[QuickScaleError]] = [MethodNotAllowed]
     if operation.scope is not None:
-        errors += [AuthenticationFailed, PermissionDenied, RateLimited]
+        errors += [AuthenticationFailed, PermissionDenied, RateLimited, RateLimitUnavailable]
     if any(p.location == "query" for p in operation.parameters):
         errors.append(InvalidParameter)
     if any(p.location == "header" for p in operation.parameters):
