@@ -96,11 +96,6 @@ def _install() -> None:
     backend = type(caches["default"])
     for name in ("get", "add", "incr", "set", "get_many", "delete"):
         setattr(backend, name, _timed(getattr(backend, name), _record_cache))
-    # The rate limits talk to Redis with one script call, below the cache's methods.
-    from quickscale.apikeys import ratelimit
-
-    for name in ("admit", "fail"):
-        setattr(ratelimit, name, _timed(getattr(ratelimit, name), _record_cache))
 
 
 class DiagnosticsMiddleware:
@@ -199,7 +194,7 @@ STEPS = [
     (
         "quickscale/apikeys/ratelimit.py",
         "admit",
-        "  both rate limits (a lease, or 1 cache round trip)",
+        "  both rate limits (a lease, or a few cache calls)",
     ),
     ("quickscale/api/decorators.py", "read_json", "JSON body"),
     ("quickscale/api/views.py", "create_run", "the view, all of it"),
