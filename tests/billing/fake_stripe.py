@@ -7,13 +7,19 @@ Stripe would, with Stripe's URLs for checkout and the portal, and delivers no ev
 test posts them with ``deliver``). What a test needs on top: ``store`` (a dict of dicts:
 ``fake.store["charges"][id]``, the stored objects themselves, changed in place by a test as
 Stripe's objects change between reads), ``requests`` and :meth:`calls` (every request made),
-``failing`` (paths answering 500), ``latency`` (seconds each request takes) and a clock of its
-own, :meth:`tick`, moving forward so each object and event is newer than the last.
+``failing`` (paths answering 500), ``unreachable`` (every request fails on the network, raising
+``stripe.APIConnectionError`` as the SDK's own HTTP clients do), ``latency`` (seconds each
+request takes) and a clock of its own, :meth:`tick`, moving forward so each object and event
+is newer than the last.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
 
 from quickscale.billing.sandbox.account import COLLECTIONS, Data
 from quickscale.billing.sandbox.emulator import Emulator
@@ -32,8 +38,27 @@ class FakeStripe(Emulator):
         self.clock = int(time.time())
         #: Paths answering 500 (to test what a Stripe failure does).
         self.failing: set[str] = set()
+        #: Stripe out of reach: every request fails before any answer (a DNS failure, a
+        #: timeout, a connection refused).
+        self.unreachable = False
         #: Seconds each request takes, as over a network (other threads run meanwhile).
         self.latency = 0.0
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: Any = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        if self.unreachable:
+            raise stripe.APIConnectionError(
+                "Unexpected error communicating with Stripe. (Network error: ConnectTimeout)",
+                should_retry=True,
+            )
+        return super().request(method, url, headers, post_data, _usage=_usage)
 
     def respond(
         self, method: str, path: str, params: Data, headers: dict[str, str]

@@ -145,3 +145,43 @@ def test_actions_say_which_settings_are_missing(
     assert "Billing is not configured: set QUICKSCALE_BILLING_STRIPE_SECRET_KEY." in (
         response.content.decode()
     )
+
+
+def test_sync_with_stripe_out_of_reach_says_so_and_changes_nothing(
+    admin_client: Client, fake: FakeStripe, shop: Shop, user: Any
+) -> None:
+    stripe_subscription = fake.subscription(fake.customer(user), shop.basic)
+    deliver(admin_client, fake.event("customer.subscription.created", stripe_subscription))
+    stripe_subscription["status"] = "past_due"
+    subscription = Subscription.objects.get()
+    fake.unreachable = True
+
+    response = admin_client.post(
+        reverse("admin:quickscale_billing_subscription_changelist"),
+        {"action": "sync_selected", ACTION_CHECKBOX_NAME: [subscription.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Stripe could not be reached" in body
+    assert "0 of 1 subscription(s) synced" in body
+    subscription.refresh_from_db()
+    assert subscription.status == "active"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+def test_a_search_with_a_nul_character_is_refused_with_a_message(
+    admin_client: Client, history: None, model: Any
+) -> None:
+    opts = model._meta
+
+    response = admin_client.get(
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"), {"q": "cus_\x00x"}
+    )
+
+    # Django's search form refuses it before any query (PostgreSQL cannot compare text with
+    # a NUL); the list is shown unfiltered.
+    assert response.status_code == 200
+    assert "Null characters are not allowed." in response.content.decode()
+    assert response.context["cl"].query == ""

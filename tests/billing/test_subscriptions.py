@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import stripe
 from django.test import Client
 
 from quickscale.billing import checkout
+from quickscale.billing.client import get_client
 from quickscale.billing.exceptions import PriceUnavailable, SubscriptionConflict
 from quickscale.billing.models import EventStatus, Subscription, WebhookEvent
 from quickscale.credits import ledger
@@ -131,7 +133,8 @@ def test_an_upgrade_starts_a_new_period_paid_now(
     params = update_params(fake, on_basic)
     assert params["items"] == [{"id": on_basic["items"]["data"][0]["id"], "price": shop.pro["id"]}]
     assert params["proration_behavior"] == "always_invoice"
-    assert params["billing_cycle_anchor"] == "now"
+    # The object form: since API version 2026-09-30.endive Stripe refuses the string "now".
+    assert params["billing_cycle_anchor"] == {"type": "now"}
     assert params["payment_behavior"] == "pending_if_incomplete"
     assert subscription.price is not None and subscription.price.stripe_id == shop.pro["id"]
     assert ledger.balance(user).balance == 0  # the new period's invoice.paid grants
@@ -192,3 +195,22 @@ def test_is_upgrade_compares_the_monthly_price(fake: FakeStripe, shop: Shop) -> 
     assert checkout.is_upgrade(basic, pro)
     assert not checkout.is_upgrade(pro, basic)
     assert checkout.is_upgrade(basic, yearly)  # 12000/year is about 986 a month, above 900
+
+
+def test_the_emulator_refuses_the_string_billing_cycle_anchor_as_stripe_does(
+    fake: FakeStripe, shop: Shop, on_basic: dict[str, Any]
+) -> None:
+    item = on_basic["items"]["data"][0]["id"]
+    with pytest.raises(stripe.InvalidRequestError, match="billing_cycle_anchor"):
+        get_client().v1.subscriptions.update(
+            on_basic["id"],
+            params={
+                "items": [{"id": item, "price": shop.pro["id"]}],
+                "billing_cycle_anchor": "now",  # type: ignore[typeddict-item]
+            },
+        )
+
+    assert (
+        fake.store["subscriptions"][on_basic["id"]]["items"]["data"][0]["price"]["id"]
+        == (shop.basic["id"])
+    )

@@ -8,12 +8,15 @@ processing fails (the failure is the event's, kept for a replay).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 
+from quickscale.billing import handlers
 from quickscale.billing.models import (
     EventStatus,
     Payment,
@@ -265,3 +268,44 @@ def test_processing_deferred_to_a_worker_leaves_the_event_pending(
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == EventStatus.PENDING
     assert ledger.balance(user).balance == 0
+
+
+def test_stripe_out_of_reach_while_processing_fails_the_event_and_still_answers_200(
+    client: Client, fake: FakeStripe, shop: Shop, user: Any
+) -> None:
+    # No customer row here yet: processing asks Stripe whose customer it is.
+    event = paid_checkout_event(fake, shop, user)
+    fake.unreachable = True
+
+    response = deliver(client, event)
+
+    assert response.status_code == 200
+    assert response.json() == {"received": True, "stored": True}
+    stored = WebhookEvent.objects.get()
+    assert stored.status == EventStatus.FAILED
+    assert stored.error.startswith("APIConnectionError:")
+    assert ledger.balance(user).balance == 0
+    assert Payment.objects.count() == 0
+
+    fake.unreachable = False
+    assert handlers.process(stored.pk).status == EventStatus.PROCESSED
+    assert ledger.balance(user).balance == 100
+
+
+def test_events_are_processed_when_django_tasks_db_is_importable_but_not_installed(
+    client: Client, fake: FakeStripe, shop: Shop, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = paid_checkout_event(fake, shop, user)
+    # As in a process whose settings never installed the app: its models were never imported,
+    # and importing them now would raise (their app is not installed).
+    monkeypatch.delitem(sys.modules, "django_tasks_db.models", raising=False)
+    without = [name for name in settings.INSTALLED_APPS if name != "django_tasks_db"]
+
+    with override_settings(INSTALLED_APPS=without):
+        responses = [deliver(client, event) for _ in range(2)]
+
+    assert [response.status_code for response in responses] == [200, 200]
+    stored = WebhookEvent.objects.get()
+    assert (stored.stripe_id, stored.status) == (event["id"], EventStatus.PROCESSED)
+    assert ledger.balance(user).balance == 100
+    assert CreditTransaction.objects.count() == 1

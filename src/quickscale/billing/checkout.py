@@ -15,9 +15,11 @@ its credits stay, and the next renewal bills and grants the smaller plan.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.db import transaction
 
@@ -37,10 +39,14 @@ from quickscale.billing.models import (
     PriceKind,
     Subscription,
 )
-from quickscale.billing.objects import as_data, ref, unavailable
+from quickscale.billing.objects import as_data, checked_id, is_stripe_id, ref, unavailable
 from quickscale.billing.payments import CREDITS_KEY, PAID_CHECKOUT, PRICE_KEY
 from quickscale.billing.subscriptions import fetch_subscription, plan_item, sync_subscription
 from quickscale.credits.amounts import display
+
+if TYPE_CHECKING:
+    from stripe.params import SubscriptionUpdateParams
+    from stripe.params.checkout import SessionCreateParams
 
 __all__ = [
     "CheckoutStatus",
@@ -55,21 +61,32 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 #: Placeholder Stripe replaces with the session id in the success URL.
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 #: Days in a billing interval, to compare plans billed at different intervals.
 INTERVAL_DAYS = {"day": Decimal(1), "week": Decimal(7), "month": Decimal(30), "year": Decimal(365)}
 
 
-def _stripe_call(call: Any, *args: Any, **kwargs: Any) -> Any:
-    """A Stripe API call whose failure becomes ``StripeUnavailable`` (logged)."""
-    import stripe
+def asks_stripe(operation: Callable[P, R]) -> Callable[P, R]:
+    """Make every Stripe failure met by ``operation`` a ``StripeUnavailable`` (logged): its own
+    requests and those of what it calls (the customer made on a first checkout, the
+    subscription's sync). Its caller then answers one way, whichever request failed, and the
+    operation's transaction is rolled back: nothing changed here."""
 
-    try:
-        return call(*args, **kwargs)
-    except stripe.StripeError as error:
-        logger.warning("Stripe request failed: %s", error)
-        raise unavailable(error) from error
+    @wraps(operation)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        import stripe
+
+        try:
+            return operation(*args, **kwargs)
+        except stripe.StripeError as error:
+            logger.warning("Stripe request failed in %s: %r", operation.__name__, error)
+            raise unavailable(error) from error
+
+    return wrapped
 
 
 def live_subscription(user: Any) -> Subscription | None:
@@ -83,6 +100,7 @@ def live_subscription(user: Any) -> Subscription | None:
 
 
 def _price_on_sale(stripe_id: str) -> Price:
+    checked_id(stripe_id, "price")
     price = Price.objects.on_sale().select_related("product").filter(stripe_id=stripe_id).first()
     if price is None:
         raise PriceUnavailable(
@@ -91,6 +109,7 @@ def _price_on_sale(stripe_id: str) -> Price:
     return price
 
 
+@asks_stripe
 def start_checkout(user: Any, price_id: str, *, success_url: str, cancel_url: str) -> str:
     """Create a Stripe Checkout Session for a pack or a plan and return its URL.
 
@@ -106,28 +125,30 @@ def start_checkout(user: Any, price_id: str, *, success_url: str, cancel_url: st
         )
     customer = get_or_create_customer(user)
     metadata = {USER_KEY: str(user.pk), PRICE_KEY: price.stripe_id}
-    params: dict[str, Any] = {
+    params: SessionCreateParams = {
         "customer": customer.stripe_id,
         "client_reference_id": str(user.pk),
         "line_items": [{"price": price.stripe_id, "quantity": 1}],
         "success_url": success_url,
         "cancel_url": cancel_url,
+        "metadata": metadata,
     }
     if price.kind == PriceKind.PACK:
         assert price.credits is not None  # a price on sale sells credits
         # The credits shown to the buyer are the ones granted, even if the catalog changes
         # before the payment completes.
         metadata[CREDITS_KEY] = display(price.credits)
-        params.update(mode="payment", metadata=metadata, payment_intent_data={"metadata": metadata})
+        params["mode"] = "payment"
+        params["payment_intent_data"] = {"metadata": metadata}
     else:
-        params.update(
-            mode="subscription", metadata=metadata, subscription_data={"metadata": metadata}
-        )
-    session = as_data(_stripe_call(get_client().v1.checkout.sessions.create, params=params))
+        params["mode"] = "subscription"
+        params["subscription_data"] = {"metadata": metadata}
+    session = as_data(get_client().v1.checkout.sessions.create(params=params))
     url: str = session["url"]
     return url
 
 
+@asks_stripe
 def portal_url(user: Any, return_url: str) -> str:
     """A Stripe Customer Portal session for the user (invoices, payment methods, plan)."""
     require_enabled()
@@ -135,9 +156,8 @@ def portal_url(user: Any, return_url: str) -> str:
     if customer is None:
         raise BillingError("There is nothing to manage yet: buy credits or a plan first.")
     session = as_data(
-        _stripe_call(
-            get_client().v1.billing_portal.sessions.create,
-            params={"customer": customer.stripe_id, "return_url": return_url},
+        get_client().v1.billing_portal.sessions.create(
+            params={"customer": customer.stripe_id, "return_url": return_url}
         )
     )
     url: str = session["url"]
@@ -159,6 +179,7 @@ def is_upgrade(current: Price | None, new: Price) -> bool:
     )
 
 
+@asks_stripe
 def change_plan(user: Any, price_id: str) -> Subscription:
     """Move the user's plan to another price (see the module docstring for the terms)."""
     require_enabled()
@@ -170,24 +191,21 @@ def change_plan(user: Any, price_id: str) -> Subscription:
         raise SubscriptionConflict("You have no plan to change.")
     with transaction.atomic():
         locks.lock(current.stripe_id)
-        data = _stripe_call(fetch_subscription, current.stripe_id)
+        data = fetch_subscription(current.stripe_id)
         item = plan_item(data or {})
         if data is None or item is None:
             raise SubscriptionConflict("Your plan could not be found at Stripe.")
         if ref(item.get("price")) == new.stripe_id:
             raise SubscriptionConflict("You are on that plan already.")
         upgrade = is_upgrade(current.price, new)
-        params: dict[str, Any] = {"items": [{"id": item["id"], "price": new.stripe_id}]}
+        params: SubscriptionUpdateParams = {"items": [{"id": item["id"], "price": new.stripe_id}]}
         if upgrade:
-            params.update(
-                proration_behavior="always_invoice",
-                billing_cycle_anchor="now",
-                payment_behavior="pending_if_incomplete",
-            )
+            params["proration_behavior"] = "always_invoice"
+            params["billing_cycle_anchor"] = {"type": "now"}
+            params["payment_behavior"] = "pending_if_incomplete"
         else:
-            params.update(proration_behavior="none")
-        updated = _stripe_call(
-            get_client().v1.subscriptions.update,
+            params["proration_behavior"] = "none"
+        updated = get_client().v1.subscriptions.update(
             current.stripe_id,
             params=params,
             options={
@@ -201,6 +219,7 @@ def change_plan(user: Any, price_id: str) -> Subscription:
         return synced
 
 
+@asks_stripe
 def set_cancel_at_period_end(user: Any, cancel: bool) -> Subscription:
     """Cancel the user's plan at the end of its period (``cancel=True``), or undo that."""
     require_enabled()
@@ -209,10 +228,8 @@ def set_cancel_at_period_end(user: Any, cancel: bool) -> Subscription:
         raise SubscriptionConflict("You have no plan.")
     with transaction.atomic():
         locks.lock(current.stripe_id)
-        updated = _stripe_call(
-            get_client().v1.subscriptions.update,
-            current.stripe_id,
-            params={"cancel_at_period_end": cancel},
+        updated = get_client().v1.subscriptions.update(
+            current.stripe_id, params={"cancel_at_period_end": cancel}
         )
         synced = sync_subscription(current.stripe_id, fetched=as_data(updated))
         assert synced is not None
@@ -240,12 +257,15 @@ class CheckoutStatus:
         return self.state in self.WAITING
 
 
+@asks_stripe
 def checkout_status(user: Any, session_id: str) -> CheckoutStatus | None:
     """The state of one of the user's checkout sessions, from our records and, for display
     only, from Stripe; ``None`` when the session is not the user's (or does not exist).
     Nothing is granted or recorded here."""
     import stripe
 
+    if not is_stripe_id(session_id):
+        return None
     payment = (
         Payment.objects.select_related("price__product")
         .filter(checkout_session_id=session_id)
@@ -263,8 +283,6 @@ def checkout_status(user: Any, session_id: str) -> CheckoutStatus | None:
         session = as_data(get_client().v1.checkout.sessions.retrieve(session_id))
     except stripe.InvalidRequestError:
         return None
-    except stripe.StripeError as error:
-        raise unavailable(error) from error
     if ref(session.get("customer")) != customer.stripe_id:
         return None
     price = Price.objects.filter(

@@ -18,6 +18,14 @@ class BillingDisabled(ConfigurationError):
     code = "billing_not_configured"
 
 
+class InvalidStripeId(BillingError):
+    """A value given as a Stripe id cannot be one (a NUL byte, non-ASCII, spaces, too long);
+    nothing was looked up. ``details["field"]`` names what was given."""
+
+    code = "invalid_stripe_id"
+    status = 400
+
+
 class PriceUnavailable(BillingError):
     """The price is unknown, archived, or sells no credits."""
 

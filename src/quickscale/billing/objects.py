@@ -1,18 +1,41 @@
 """Reading Stripe objects, whether an event carried them or the API returned them.
 
 API responses are turned into plain dicts at once (:func:`as_data`), so every other module
-reads the same shape as a stored event's ``data.object``.
+reads the same shape as a stored event's ``data.object``. Ids that come from outside (a form,
+a URL, a webhook body) are checked with :func:`is_stripe_id` before any query.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from quickscale.billing.exceptions import StripeUnavailable
+from quickscale.billing.exceptions import InvalidStripeId, StripeUnavailable
 
 Data = dict[str, Any]
+
+#: A Stripe id: printable ASCII without spaces, at most 255 characters (Stripe's own limit).
+#: Anything else is no id of Stripe's, and must not reach a query: PostgreSQL refuses a NUL
+#: byte in text (the query raises), and an index lookup of a longer value is wasted.
+STRIPE_ID = re.compile(r"[!-~]{1,255}")
+
+
+def is_stripe_id(value: Any) -> bool:
+    """Whether ``value`` can be a Stripe id (see :data:`STRIPE_ID`)."""
+    return isinstance(value, str) and STRIPE_ID.fullmatch(value) is not None
+
+
+def checked_id(value: Any, field: str) -> str:
+    """``value`` when it can be a Stripe id, else ``InvalidStripeId`` naming ``field``."""
+    if not is_stripe_id(value):
+        raise InvalidStripeId(
+            f"The {field} is not a Stripe id (1 to 255 printable ASCII characters, no spaces).",
+            details={"field": field},
+        )
+    checked: str = value
+    return checked
 
 
 def as_data(value: Any) -> Data:

@@ -9,6 +9,7 @@ event is processed in the request, as the immediate backend would.
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import router
 
 from quickscale.billing import handlers
@@ -29,8 +30,11 @@ def queues_in_database() -> bool:
     """Whether the task backend is ``django_tasks_db`` writing to the events' database. The
     webhook then stores the event and queues its task in one transaction: both or neither, with
     one commit. Other backends are given the task once the event is committed, so a worker
-    never looks for an event it cannot see yet."""
-    if not TASKS_AVAILABLE:
+    never looks for an event it cannot see yet.
+
+    The app registry is asked first: the package may be importable without its app in
+    ``INSTALLED_APPS``, and importing its models then raises ``RuntimeError``."""
+    if not TASKS_AVAILABLE or not apps.is_installed("django_tasks_db"):
         return False
     try:
         from django_tasks_db.backend import DatabaseBackend

@@ -92,10 +92,21 @@ def pricing_url() -> str:
     return reverse("quickscale_billing:pricing")
 
 
-def back_to_pricing(request: HttpRequest, error: BillingError) -> HttpResponse:
-    """Report a refused operation where the person started it."""
+def stripe_unavailable(request: HttpRequest, error: StripeUnavailable) -> HttpResponse:
+    """The page of every Stripe-backed view while Stripe cannot be reached or fails (502):
+    nothing was charged, nothing changed, try again. Staff see what Stripe answered."""
+    context = {"error": error if request.user.is_staff else None}
+    return render(request, "quickscale/billing/stripe_unavailable.html", context, status=502)
+
+
+def refused(request: HttpRequest, error: BillingError, back_to: str = "") -> HttpResponse:
+    """The answer to an operation that did not happen: Stripe failing is the 502 page; an
+    operation refused for a reason the person can act on is reported where they started it
+    (``back_to``, the pricing page by default)."""
+    if isinstance(error, StripeUnavailable):
+        return stripe_unavailable(request, error)
     messages.error(request, error.message, fail_silently=True)
-    return HttpResponseRedirect(pricing_url(), status=303)
+    return HttpResponseRedirect(back_to or pricing_url(), status=303)
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,7 @@ def start_checkout(request: HttpRequest) -> HttpResponse:
             cancel_url=request.build_absolute_uri(reverse("quickscale_billing:checkout_canceled")),
         )
     except BillingError as error:
-        return back_to_pricing(request, error)
+        return refused(request, error)
     return HttpResponseRedirect(url, status=303)
 
 
@@ -172,7 +183,7 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
     try:
         status = checkout.checkout_status(request.user, session_id) if session_id else None
     except StripeUnavailable as error:
-        return back_to_pricing(request, error)
+        return stripe_unavailable(request, error)
     if status is None:
         raise Http404("No such checkout session of yours.")
     # The page reloads itself a bounded number of times: a site whose task worker is not
@@ -232,8 +243,7 @@ def portal(request: HttpRequest) -> HttpResponse:
             request.user, request.build_absolute_uri(reverse("quickscale_billing:account"))
         )
     except BillingError as error:
-        messages.error(request, error.message, fail_silently=True)
-        return HttpResponseRedirect(reverse("quickscale_billing:account"), status=303)
+        return refused(request, error, reverse("quickscale_billing:account"))
     return HttpResponseRedirect(url, status=303)
 
 
@@ -244,7 +254,7 @@ def change_plan(request: HttpRequest) -> HttpResponse:
     try:
         subscription = checkout.change_plan(request.user, request.POST.get("price", ""))
     except BillingError as error:
-        return back_to_pricing(request, error)
+        return refused(request, error)
     messages.success(
         request,
         _("Your plan is now %(plan)s.") % {"plan": subscription.price}
@@ -262,7 +272,7 @@ def cancel_plan(request: HttpRequest) -> HttpResponse:
     try:
         subscription = checkout.set_cancel_at_period_end(request.user, True)
     except BillingError as error:
-        return back_to_pricing(request, error)
+        return refused(request, error)
     end = subscription.current_period_end
     messages.success(
         request,
@@ -281,6 +291,6 @@ def resume_plan(request: HttpRequest) -> HttpResponse:
     try:
         checkout.set_cancel_at_period_end(request.user, False)
     except BillingError as error:
-        return back_to_pricing(request, error)
+        return refused(request, error)
     messages.success(request, _("Your plan will renew as usual."), fail_silently=True)
     return HttpResponseRedirect(reverse("quickscale_billing:account"), status=303)

@@ -40,7 +40,7 @@ from quickscale.billing.client import require_enabled, webhook_secret
 from quickscale.billing.exceptions import BillingDisabled
 from quickscale.billing.handlers import FINISHED, HANDLED_TYPES, object_id
 from quickscale.billing.models import EventStatus, RejectedDelivery, RejectReason, WebhookEvent
-from quickscale.billing.objects import moment
+from quickscale.billing.objects import is_stripe_id, moment
 from quickscale.billing.tasks import enqueue_event, queues_in_database
 from quickscale.core.errors import QuickScaleError
 from quickscale.core.http import client_ip, error_response
@@ -120,7 +120,7 @@ def _delivery(payload: Any, text: str) -> Delivery:
     if not isinstance(payload, dict) or payload.get("object") != "event":
         raise malformed('its "object" is not "event"')
     event_id, event_type, created = payload.get("id"), payload.get("type"), payload.get("created")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+    if not isinstance(event_id, str) or not is_stripe_id(event_id):
         raise malformed('"id" is not an event id')
     if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
         raise malformed('"type" is not an event type')
@@ -129,6 +129,12 @@ def _delivery(payload: Any, text: str) -> Delivery:
     data = payload.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise malformed('"data.object" is missing')
+    data_id = object_id(payload)
+    if data_id and not is_stripe_id(data_id):
+        raise malformed('"data.object.id" is not a Stripe id')
+    # JSON spells a NUL "\u0000"; the text test is cheap, the walk rules out "\\u0000".
+    if "\\u0000" in text and _has_nul(payload):
+        raise malformed("it contains a NUL character, which the database cannot store")
     version = payload.get("api_version")
     when = moment(created)
     assert when is not None
@@ -138,9 +144,20 @@ def _delivery(payload: Any, text: str) -> Delivery:
         created=when,
         livemode=payload.get("livemode") is True,
         api_version=version[:50] if isinstance(version, str) else "",
-        object_id=object_id(payload)[:255],
+        object_id=data_id,
         body=text,
     )
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds a NUL character in any string or key."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def store(delivery: Delivery) -> int | None:

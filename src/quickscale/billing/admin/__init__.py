@@ -184,15 +184,32 @@ class SubscriptionAdmin(ReadOnlyAdmin, SubscriptionAdminBase):
 
     @admin.action(description=_("Sync selected subscriptions from Stripe"), permissions=["sync"])
     def sync_selected(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        import stripe
+
         if billing_off(self, request):
             return
-        for subscription in queryset.order_by("pk"):
-            sync_subscription(subscription.stripe_id)
-        count = queryset.count()
+        ids = list(queryset.order_by("pk").values_list("stripe_id", flat=True))
+        synced = 0
+        for stripe_id in ids:
+            try:
+                sync_subscription(stripe_id)
+            except stripe.StripeError as error:
+                # Each sync is its own transaction: those done stay done.
+                self.message_user(
+                    request,
+                    _(
+                        "Stripe could not be reached (%(error)s): %(synced)d of %(count)d "
+                        "subscription(s) synced. Nothing else changed; try again in a minute."
+                    )
+                    % {"error": type(error).__name__, "synced": synced, "count": len(ids)},
+                    messages.ERROR,
+                )
+                return
+            synced += 1
         self.message_user(
             request,
-            ngettext("Synced %(count)d subscription.", "Synced %(count)d subscriptions.", count)
-            % {"count": count},
+            ngettext("Synced %(count)d subscription.", "Synced %(count)d subscriptions.", synced)
+            % {"count": synced},
             messages.SUCCESS,
         )
 

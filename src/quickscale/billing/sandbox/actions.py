@@ -13,7 +13,7 @@ from django.db import transaction
 from quickscale.billing.customers import customer_of
 from quickscale.billing.exceptions import SandboxError
 from quickscale.billing.models import Subscription
-from quickscale.billing.objects import moment
+from quickscale.billing.objects import is_stripe_id, moment
 from quickscale.billing.sandbox import delivery, guard, lifecycle
 from quickscale.billing.sandbox.account import Account, ApiError, Data
 from quickscale.billing.sandbox.store import DatabaseStore
@@ -51,14 +51,19 @@ def _owned(user: Any, data: Data | None) -> Data | None:
 
 
 def checkout_session(user: Any, session_id: str) -> Data | None:
-    """The sandbox's checkout session, if it is ``user``'s; ``None`` for anyone else's."""
+    """The sandbox's checkout session, if it is ``user``'s; ``None`` for anyone else's (and
+    for an id that cannot be one)."""
     require_active()
+    if not is_stripe_id(session_id):
+        return None
     return _owned(user, account().get("checkout/sessions", session_id))
 
 
 def portal_session(user: Any, session_id: str) -> Data | None:
     """The sandbox's billing portal session, if it is ``user``'s."""
     require_active()
+    if not is_stripe_id(session_id):
+        return None
     return _owned(user, account().get("billing_portal/sessions", session_id))
 
 

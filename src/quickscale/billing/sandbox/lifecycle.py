@@ -172,9 +172,16 @@ def update_subscription(
     account: Account, subscription: Data, params: Data
 ) -> tuple[Data, list[Data]]:
     """``subscriptions.update``: cancel at period end (or undo it), or move the plan to
-    another price. With ``billing_cycle_anchor=now`` and ``proration_behavior=always_invoice``
-    (an upgrade) a new period starts at once and is invoiced and paid now, the unused time of
-    the old plan credited."""
+    another price. With ``billing_cycle_anchor[type]=now`` and
+    ``proration_behavior=always_invoice`` (an upgrade) a new period starts at once and is
+    invoiced and paid now, the unused time of the old plan credited. The string form
+    (``billing_cycle_anchor=now``) is refused, as Stripe refuses it since 2026-09-30.endive."""
+    anchor = params.get("billing_cycle_anchor")
+    if anchor is not None and not isinstance(anchor, dict):
+        raise ApiError(
+            400, "Invalid billing_cycle_anchor: must be an object with a type (now or unchanged)."
+        )
+    reanchor = (anchor or {}).get("type") == "now"
     events: list[Data] = []
     item = subscription["items"]["data"][0]
     if "cancel_at_period_end" in params:
@@ -193,7 +200,7 @@ def update_subscription(
             raise ApiError(400, f"No such subscription item: '{change.get('id')}'")
         old, new = found["price"], public(copy.deepcopy(_price(account, change.get("price"))))
         found["price"] = new
-        if params.get("billing_cycle_anchor") == "now":
+        if reanchor:
             unused = _unused(account, old, found)
             start = account.now()
             found["current_period_start"] = start

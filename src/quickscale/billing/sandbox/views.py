@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from quickscale.billing.checkout import SESSION_ID_PLACEHOLDER, live_subscription
 from quickscale.billing.exceptions import SandboxError
 from quickscale.billing.models import Price, Subscription, format_money
+from quickscale.billing.objects import is_stripe_id
 from quickscale.billing.sandbox import actions, guard
 from quickscale.billing.sandbox.account import Data
 from quickscale.billing.views import people_only
@@ -146,6 +147,8 @@ def advance(request: HttpRequest, subscription_id: str) -> HttpResponse:
     then back to ``next``."""
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can advance the sandbox's clock.")
+    if not is_stripe_id(subscription_id):
+        raise Http404("No such subscription.")
     subscription = get_object_or_404(Subscription, stripe_id=subscription_id)
     try:
         result = actions.advance_period(subscription)
