@@ -48,7 +48,7 @@ def test_an_error_page_is_in_the_sites_layout_and_says_what_happened(
     assert page["status"] == status
     assert says in body
     assert "<title>" in body and " · QuickScale</title>" in body
-    assert 'class="site-header"' in body and '</span>QuickScale' in body
+    assert 'class="site-header"' in body and "</span>QuickScale" in body
     assert "Go to the home page" in body
     assert "Traceback" not in body and "DEBUG" not in body
 
