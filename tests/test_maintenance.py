@@ -25,6 +25,7 @@ from quickscale.credits import ledger
 from quickscale.credits.models import CreditHold, HoldState
 from quickscale.services import execution
 from quickscale.services.models import RunStatus, ServiceRun
+from tests.api.outage.postgres import ThrowawayPostgres, programs
 from tests.hostapp.services import AsyncSleeper
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,3 +132,57 @@ def test_the_command_sweeps_every_few_seconds_until_stopped(tmp_path: Path) -> N
             process.kill()
             process.wait()
     assert log.read_text().count("Swept:") >= 2
+
+
+def test_the_repeating_sweep_carries_on_after_a_database_restart(tmp_path: Path) -> None:
+    """A real PostgreSQL of the test's own, restarted under ``sweep --every 1``: the passes
+    during the outage fail and say so, and the first pass after it sweeps again (on a new
+    connection: the old one was cut by the restart)."""
+    bin_dir = programs()
+    if bin_dir is None:
+        pytest.skip("needs PostgreSQL's server programs (initdb, postgres)")
+    database = ThrowawayPostgres(bin_dir)
+    try:
+        database.start()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database.url,
+        }
+        manage = [sys.executable, "-m", "django"]
+        subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, timeout=120)
+        out, err = tmp_path / "sweep.out", tmp_path / "sweep.err"
+        with out.open("w") as stdout, err.open("w") as stderr:
+            process = subprocess.Popen(
+                [*manage, "quickscale", "sweep", "--every", "1"],
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        try:
+            assert wait_for(lambda: "Swept:" in out.read_text()), err.read_text()
+            database.stop()
+            assert wait_for(lambda: "part failed" in err.read_text()), err.read_text()
+            swept_before = out.read_text().count("Swept:")
+            database.start()
+            assert wait_for(lambda: out.read_text().count("Swept:") > swept_before), (
+                err.read_text()[-3000:]
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        database.remove()
+
+
+def wait_for(condition: Any, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()

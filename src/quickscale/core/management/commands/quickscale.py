@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.db import connections
 
 from quickscale.core import maintenance
 from quickscale.core.commands import SubcommandCommand
@@ -63,6 +64,10 @@ class Command(SubcommandCommand):
             except CommandError as error:
                 # Kept running: the next sweep may succeed (the database is back).
                 self.stderr.write(str(error))
+            finally:
+                # Each pass connects afresh: a connection broken by a database restart, during
+                # the pass or the wait, is never used again.
+                connections.close_all()
             stop.wait(max(0.0, every - (time.monotonic() - started)))
 
     def _once(self, verbosity: int) -> None:
