@@ -7,6 +7,7 @@ interpreter.
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
@@ -88,3 +89,30 @@ def bench(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Only the real-browser tests (needs Debian's chromium at /usr/bin/chromium)."""
     session.run("uv", "run", "pytest", "-m", "e2e", *(session.posargs or ["-q"]))
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    """The fault harness (docs/reliability.md): the example project broken on purpose, under load.
+
+    It runs on a throw-away PostgreSQL, Redis and PgBouncer of its own.
+    ``uvx nox -s faults -- --short`` takes about five minutes.
+
+    Installs Debian's ``pgbouncer`` package when it is missing (as root, with apt-get); gunicorn
+    comes from ``uv run --with``, as in the bench session.
+    """
+    if not shutil.which("pgbouncer") and not os.path.exists("/usr/sbin/pgbouncer"):
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=apt)
+        session.run("apt-get", "install", "-y", "-qq", "pgbouncer", external=True, env=apt)
+    session.run(
+        "uv",
+        "run",
+        "--with",
+        "gunicorn>=22,<24",
+        "python",
+        "-m",
+        "faults",
+        *session.posargs,
+        env={"UV_PYTHON_DOWNLOADS": "never"},
+    )
