@@ -25,7 +25,12 @@ from quickscale.core.forms import TOKEN_PATTERN, new_token
 from quickscale.credits import ledger
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.services import execution
-from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
+from quickscale.services.exceptions import (
+    InvalidInput,
+    QueueUnavailable,
+    ServiceDisabled,
+    ServiceNotFound,
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,13 @@ def _run(request: HttpRequest, found: Offer) -> HttpResponse:
             return _page(request, found, form)
     except (ServiceDisabled, ServiceNotFound):
         problem = Problem(_("This service cannot run at the moment. Nothing was charged."))
+    except QueueUnavailable:
+        problem = Problem(
+            _(
+                "Background runs cannot be queued at the moment. Nothing was charged: "
+                "try again shortly."
+            )
+        )
     except IdempotencyConflict:
         problem = Problem(
             _("This form was already used for another run. Check it and run it again.")

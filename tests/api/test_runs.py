@@ -15,6 +15,7 @@ from quickscale.credits import ledger
 from quickscale.services.execution import execute, sync_catalog
 from quickscale.services.models import Service, ServiceRun
 from tests.api.conftest import API, assert_error
+from tests.hostapp.tasks import UNREACHABLE
 
 RUNS = "/api/v1/runs"
 
@@ -318,3 +319,17 @@ def test_any_other_address_under_the_api_is_a_json_404(api: API, path: str) -> N
 
     assert_error(response, 404, "not_found")
     assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_the_task_backend_refuses_is_a_503_with_retry_after_and_charges_nothing(
+    api: API, funded: Any
+) -> None:
+    with override_settings(TASKS=UNREACHABLE):
+        response = api.run("async-sleeper", {"seconds": 0}, key="retry-me")
+
+    error = assert_error(response, 503, "queue_unavailable")
+    assert response["Retry-After"] == "10"
+    assert error["details"]["retry_after"] == 10
+    assert available(funded) == 20
+    assert ServiceRun.objects.get().status == "failed"

@@ -24,11 +24,15 @@ from django_tasks_db.models import DBTaskResult
 from quickscale.credits import ledger
 from quickscale.credits.models import CreditHold, CreditTransaction, HoldState
 from quickscale.services import execution
+from quickscale.services.exceptions import QueueUnavailable
 from quickscale.services.models import RunStatus, ServiceRun
 from tests.hostapp.services import AsyncSleeper
+from tests.hostapp.tasks import UNREACHABLE
 from tests.projects.tasks_worker import TASKS as DATABASE_TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A backend that queues and never runs: the run waits as it would for a worker.
+NO_WORKER = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 WORKER_SETTINGS = "tests.projects.tasks_worker"
 TIMEOUT = 30  # seconds any wait may take before the test fails
 #: ``manage.py db_worker`` polling every 50 ms, with no start-up delay and no autoreloader.
@@ -224,3 +228,46 @@ def test_with_the_immediate_backend_an_async_run_waits_for_the_callers_commit(
     assert CreditHold.objects.get(pk=run.hold_id).state == HoldState.CAPTURED
     assert ledger.balance(funded) == ledger.Balance(Decimal(4), Decimal(0), Decimal(4))
     assert ledger.verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_the_task_backend_refuses_is_failed_at_no_cost_and_its_key_is_free(
+    funded: Any,
+) -> None:
+    with override_settings(TASKS=UNREACHABLE), pytest.raises(QueueUnavailable) as refused:
+        execution.execute(funded, "async-sleeper", {"seconds": 0}, idempotency_key="k-1")
+
+    assert refused.value.code == "queue_unavailable"
+    assert refused.value.retry_after == 10
+    run = ServiceRun.objects.get()
+    assert refused.value.details == {"retry_after": 10, "run": run.pk}
+    assert (run.status, run.cost, run.idempotency_key) == (RunStatus.FAILED, 0, None)
+    assert "could not be queued" in run.error
+    assert run.hold is not None and run.hold.state == HoldState.RELEASED
+    assert ledger.balance(funded).available == Decimal("5.00")
+
+    # The client sends the same request again with the same key once the backend is back: a
+    # new run, queued, not a replay of the refused one.
+    with override_settings(TASKS=NO_WORKER):
+        again = execution.execute(funded, "async-sleeper", {"seconds": 0}, idempotency_key="k-1")
+
+    assert not again.replayed
+    assert again.pk != run.pk
+    assert status_of(again) == RunStatus.QUEUED
+    assert ledger.balance(funded).available == Decimal("4.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_enqueue_inside_the_callers_transaction_is_raised_at_its_commit(
+    funded: Any,
+) -> None:
+    with (
+        override_settings(TASKS=UNREACHABLE),
+        pytest.raises(QueueUnavailable),
+        transaction.atomic(),
+    ):
+        execution.execute(funded, "async-sleeper", {"seconds": 0})
+
+    assert ServiceRun.objects.get().status == RunStatus.FAILED
+    assert ledger.balance(funded).available == Decimal("5.00")
+    assert not CreditHold.objects.filter(state=HoldState.ACTIVE).exists()

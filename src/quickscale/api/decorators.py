@@ -36,6 +36,7 @@ from quickscale.apikeys.decorators import require_scopes
 from quickscale.apikeys.exceptions import AuthenticationFailed, RateLimited
 from quickscale.core.errors import QuickScaleError
 from quickscale.core.http import error_response
+from quickscale.services.exceptions import QueueUnavailable
 
 View = Callable[..., HttpResponse]
 
@@ -142,7 +143,7 @@ def to_response(error: Exception) -> HttpResponse:
     headers = {}
     if isinstance(error, MethodNotAllowed):
         headers["Allow"] = ", ".join(error.allowed)
-    elif isinstance(error, RateLimited):
+    elif isinstance(error, (RateLimited, QueueUnavailable)):
         headers["Retry-After"] = str(error.retry_after)
     elif isinstance(error, AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -39,7 +39,12 @@ from quickscale.core.errors import DatabaseUnavailable, QuickScaleError
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.credits.models import GrantSource, TransactionKind
 from quickscale.services.base import BaseService
-from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
+from quickscale.services.exceptions import (
+    InvalidInput,
+    QueueUnavailable,
+    ServiceDisabled,
+    ServiceNotFound,
+)
 from quickscale.services.execution import enabled_services, fixed_price
 from quickscale.services.models import RunMode, RunStatus, Service
 
@@ -73,6 +78,12 @@ ERRORS: list[tuple[type[QuickScaleError], str]] = [
         RateLimitUnavailable,
         "The rate limits cannot count requests right now (their cache is down and the site "
         "fails closed); retry after the seconds in the `Retry-After` header.",
+    ),
+    (
+        QueueUnavailable,
+        "A background run could not be queued (the task backend is down): nothing was charged "
+        "and the `Idempotency-Key` is free; send the request again after the seconds in the "
+        "`Retry-After` header.",
     ),
     (
         DatabaseUnavailable,

@@ -25,7 +25,12 @@ from quickscale.api.pagination import MAX_ID, decode_cursor, encode_cursor, page
 from quickscale.credits import ledger
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.services import execution
-from quickscale.services.exceptions import InvalidInput, ServiceDisabled, ServiceNotFound
+from quickscale.services.exceptions import (
+    InvalidInput,
+    QueueUnavailable,
+    ServiceDisabled,
+    ServiceNotFound,
+)
 from quickscale.services.execution import enabled_services
 from quickscale.services.models import RunStatus, ServiceRun
 
@@ -129,6 +134,7 @@ def services(request: HttpRequest) -> HttpResponse:
         ServiceNotFound,
         ServiceDisabled,
         IdempotencyConflict,
+        QueueUnavailable,
     ),
 )
 def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> HttpResponse:

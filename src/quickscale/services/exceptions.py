@@ -32,3 +32,16 @@ class InvalidInput(ServiceError):
 class ServiceTimeout(ServiceError):
     code = "service_timeout"
     status = 504
+
+
+class QueueUnavailable(ServiceError):
+    """A background run could not be handed to the task backend (its store cannot be reached).
+    The run was failed at no cost and its idempotency key freed: the same request may be sent
+    again, with the same key, after ``retry_after`` seconds."""
+
+    code = "queue_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int, run: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after, "run": run})
+        self.retry_after = retry_after

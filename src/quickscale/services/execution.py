@@ -45,6 +45,7 @@ from quickscale.services import signals
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import (
     InvalidInput,
+    QueueUnavailable,
     ServiceDisabled,
     ServiceNotFound,
     ServiceTimeout,
@@ -57,6 +58,8 @@ logger = logging.getLogger(__name__)
 #: Extra seconds a hold outlives the service's timeout, so a slow capture is not raced by the
 #: sweep.
 HOLD_GRACE = 60
+#: Seconds a caller is asked to wait before sending again a run that could not be queued.
+QUEUE_RETRY_AFTER = 10
 
 
 @dataclass(frozen=True)
@@ -375,16 +378,47 @@ def _run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any
             )
             run.save(update_fields=["hold"])
         if queued:
-            from quickscale.services.tasks import perform_run
-
             # The task gets the input as JSON (cleaned data may hold dates or decimals) and
             # validates it again in the worker.
             payload = json.loads(json.dumps(raw, cls=DjangoJSONEncoder))
-            transaction.on_commit(lambda: perform_run.enqueue(run.pk, payload))
+            transaction.on_commit(lambda: _enqueue(run, payload))
     if queued:
         run.refresh_from_db()  # an immediate task backend has run it at commit already
         return run
     return _perform(service, run, prepared.data)
+
+
+def _enqueue(run: ServiceRun, payload: dict[str, Any]) -> None:
+    """Hand a queued run to the task backend once its hold is committed. If the backend
+    cannot take it, nothing may stay held for a run no worker will start: the run is failed
+    at no cost, its idempotency key freed, and :class:`QueueUnavailable` raised."""
+    from quickscale.services.tasks import perform_run
+
+    try:
+        perform_run.enqueue(run.pk, payload)
+    except Exception as error:  # any backend's failure: raised again below, as ours
+        logger.exception("Run %s could not be queued; it is failed at no cost.", run.pk)
+        _refuse(run)
+        raise QueueUnavailable(
+            "The run could not be queued: background work is unavailable for a moment. "
+            "Nothing was charged; send the request again shortly.",
+            retry_after=QUEUE_RETRY_AFTER,
+            run=run.pk,
+        ) from error
+
+
+def _refuse(run: ServiceRun) -> None:
+    """Fail a run that never reached the queue and free its idempotency key, so that sending
+    the request again starts a new run rather than replaying this one. (If the database is down
+    too, its error propagates: the run then waits, queued, until the sweep fails it when its
+    hold expires.)"""
+    with transaction.atomic():
+        current = ServiceRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != RunStatus.QUEUED:
+            return  # the backend took it after all, and a worker started it
+        current.idempotency_key = None
+        current.save(update_fields=["idempotency_key"])
+        _fail(current, None, "The run could not be queued; its credits were given back.")
 
 
 def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
