@@ -202,8 +202,8 @@ def judge_settled(facts: Mapping[str, Any]) -> list[str]:
     problems = []
     if facts["open_runs"]:
         runs = ", ".join(
-            f"{run['id']} ({run.get('service__slug', '?')}, {run['status']} since "
-            f"{run.get('started_at') or 'queued'})"
+            f"{run['id']} ({run.get('service__slug', '?')}, {run['status']}"
+            + (f" since {run['started_at']})" if run.get("started_at") else ")")
             for run in facts["open_runs"][:10]
         )
         problems.append(f"{len(facts['open_runs'])} run(s) left open after the sweep: {runs}")

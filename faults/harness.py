@@ -14,6 +14,7 @@ import random
 import secrets
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -325,6 +326,11 @@ class Harness:
             state.notes.append(f"some runs open now were already open after {', '.join(earlier)}")
         for run in facts["open_runs"]:
             self.left_open.setdefault(run["id"], phase.name)
+        refused = Counter(s.detail or "?" for s in samples if s.status == 503)
+        if refused:
+            state.notes.append(
+                "answers of 503: " + ", ".join(f"{what} x{n}" for what, n in refused.most_common())
+            )
         figures = checks.figures(samples, end - start)
         groups: dict[str, list[checks.Sample]] = {}
         for sample in samples:

@@ -223,7 +223,15 @@ def test_a_checkout_paid_by_the_buyer_must_be_a_paid_payment() -> None:
 
 def test_open_runs_active_holds_and_unprocessed_events_are_problems() -> None:
     facts = consistent_facts()
-    facts["open_runs"] = [{"id": 7, "status": "running", "started_at": None}]
+    facts["open_runs"] = [
+        {
+            "id": 7,
+            "service__slug": "sentiment",
+            "status": "running",
+            "started_at": "2026-12-02T10:20:24+00:00",
+        },
+        {"id": 8, "service__slug": "document-report", "status": "queued", "started_at": None},
+    ]
     facts["active_holds"] = 1
     facts["unfinished_events"] = [
         {
@@ -238,7 +246,8 @@ def test_open_runs_active_holds_and_unprocessed_events_are_problems() -> None:
     problems = judge_settled(facts)
 
     assert problems == [
-        "1 run(s) left open after the sweep: 7 (running)",
+        "2 run(s) left open after the sweep: 7 (sentiment, running since "
+        "2026-12-02T10:20:24+00:00), 8 (document-report, queued)",
         "1 hold(s) left active after the sweep",
         "webhook event evt_1 (invoice.paid) left failed after 2 attempt(s): boom",
     ]
