@@ -284,7 +284,7 @@ class Harness:
                 f"the sweep did not finish a pass within {3 * SWEEP_EVERY + 10} s after the "
                 f"load; its log since: {sweep.log_since(offset)[-1500:]!r}"
             )
-        limit = end + 30
+        limit = end + 60  # what the load queued last is worked off
         if state.fault_end is not None:
             limit = max(limit, state.fault_end + self.mode.interrupted_run_limit)
         while True:

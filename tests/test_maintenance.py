@@ -46,7 +46,7 @@ def jobs_kept() -> Iterator[None]:
 def test_the_sweep_runs_the_installed_apps_jobs_in_their_order() -> None:
     # Interrupted runs give their credits back before grants expire, so credits returned to a
     # grant past its expiry expire in the same sweep; the log is sealed last, with all of it.
-    assert [job.name for job in maintenance.jobs()] == ["services", "credits", "audit"]
+    assert [job.name for job in maintenance.jobs()] == ["services", "credits", "billing", "audit"]
 
 
 def interrupted_run(user: Any) -> ServiceRun:

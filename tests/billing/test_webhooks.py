@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from quickscale.billing import handlers
 from quickscale.billing.models import (
@@ -309,3 +311,48 @@ def test_events_are_processed_when_django_tasks_db_is_importable_but_not_install
     assert (stored.stripe_id, stored.status) == (event["id"], EventStatus.PROCESSED)
     assert ledger.balance(user).balance == 100
     assert CreditTransaction.objects.count() == 1
+
+
+def test_the_sweep_processes_an_event_a_dead_worker_left_pending_once(
+    client: Client, fake: FakeStripe, shop: Shop, user: Any
+) -> None:
+    event = paid_checkout_event(fake, shop, user)
+    with override_settings(TASKS=DUMMY_TASKS):  # queued for a worker that never comes
+        deliver(client, event)
+    stored = WebhookEvent.objects.get()
+
+    # A few minutes is not long: a worker may still be on its way.
+    assert handlers.sweep_events(timezone.now() + timedelta(minutes=4)) == {
+        "events_processed": 0,
+        "events_failed": 0,
+    }
+    assert ledger.balance(user).balance == 0
+
+    later = timezone.now() + timedelta(minutes=6)
+    assert handlers.sweep_events(later) == {"events_processed": 1, "events_failed": 0}
+    stored.refresh_from_db()
+    assert stored.status == EventStatus.PROCESSED
+    assert ledger.balance(user).balance == 100
+    # The task that finally runs, or the next sweep, changes nothing.
+    assert handlers.process(stored.pk).status == EventStatus.PROCESSED
+    assert handlers.sweep_events(later) == {"events_processed": 0, "events_failed": 0}
+    assert ledger.balance(user).balance == 100
+
+
+def test_the_sweep_retries_a_failed_event_a_bounded_number_of_times(
+    client: Client, fake: FakeStripe, shop: Shop, user: Any
+) -> None:
+    event = paid_checkout_event(fake, shop, user)
+    fake.unreachable = True
+    deliver(client, event)  # processing failed: Stripe out of reach
+    later = timezone.now() + timedelta(minutes=6)
+
+    for _ in range(handlers.SWEEP_ATTEMPTS - 1):
+        assert handlers.sweep_events(later) == {"events_processed": 0, "events_failed": 1}
+    # Five attempts in all: the event now waits for staff (``billing replay``).
+    assert handlers.sweep_events(later) == {"events_processed": 0, "events_failed": 0}
+    assert WebhookEvent.objects.get().attempts == handlers.SWEEP_ATTEMPTS
+
+    fake.unreachable = False
+    assert handlers.process(WebhookEvent.objects.get().pk).status == EventStatus.PROCESSED
+    assert ledger.balance(user).balance == 100

@@ -7,10 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from django_tasks.backends.dummy import DummyBackend
+from django_tasks.backends.immediate import ImmediateBackend
 
 UNREACHABLE = {"default": {"BACKEND": "tests.hostapp.tasks.UnreachableBackend"}}
+#: Took the task (and ran it) but lost its answer, as a broker whose reply times out.
+ANSWER_LOST = {"default": {"BACKEND": "tests.hostapp.tasks.AnswerLostBackend"}}
 
 
 class UnreachableBackend(DummyBackend):
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
         raise ConnectionRefusedError(111, "Connection refused: the task store is down")
+
+
+class AnswerLostBackend(ImmediateBackend):
+    def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
+        super().enqueue(task, args, kwargs)
+        raise TimeoutError("The broker's answer timed out")

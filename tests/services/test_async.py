@@ -27,7 +27,7 @@ from quickscale.services import execution
 from quickscale.services.exceptions import QueueUnavailable
 from quickscale.services.models import RunStatus, ServiceRun
 from tests.hostapp.services import AsyncSleeper
-from tests.hostapp.tasks import UNREACHABLE
+from tests.hostapp.tasks import ANSWER_LOST, UNREACHABLE
 from tests.projects.tasks_worker import TASKS as DATABASE_TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,16 +258,57 @@ def test_a_run_the_task_backend_refuses_is_failed_at_no_cost_and_its_key_is_free
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refused_enqueue_inside_the_callers_transaction_is_raised_at_its_commit(
-    funded: Any,
+def test_a_refused_enqueue_inside_the_callers_transaction_fails_the_run_at_its_commit(
+    funded: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with (
-        override_settings(TASKS=UNREACHABLE),
-        pytest.raises(QueueUnavailable),
-        transaction.atomic(),
-    ):
-        execution.execute(funded, "async-sleeper", {"seconds": 0})
+    after: list[str] = []
+    with override_settings(TASKS=UNREACHABLE), transaction.atomic():
+        run = execution.execute(funded, "async-sleeper", {"seconds": 0})
+        # Another piece of work of the caller's, due at the same commit.
+        transaction.on_commit(lambda: after.append("done"))
 
-    assert ServiceRun.objects.get().status == RunStatus.FAILED
+    # The caller's commit went through, and the work after the refusal was still done.
+    assert after == ["done"]
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
     assert ledger.balance(funded).available == Decimal("5.00")
     assert not CreditHold.objects.filter(state=HoldState.ACTIVE).exists()
+    assert f"Run {run.pk} could not be queued" in caplog.text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("database_tasks")
+def test_with_the_database_backend_the_task_is_queued_in_the_runs_own_transaction(
+    funded: Any,
+) -> None:
+    seen: list[Any] = []
+
+    def run_then_give_up() -> None:
+        with transaction.atomic():
+            run = execution.execute(funded, "async-sleeper", {"seconds": 0})
+            # Inside the transaction, before any commit: the task is there beside the run.
+            seen.extend([run.pk, [t.args_kwargs["args"][0] for t in DBTaskResult.objects.all()]])
+            raise RuntimeError("the caller gives up")
+
+    with pytest.raises(RuntimeError, match="gives up"):
+        run_then_give_up()
+
+    assert seen[1] == [seen[0]]
+    # Rolled back together: no run, no hold and no task a worker would look for.
+    assert not ServiceRun.objects.exists()
+    assert not DBTaskResult.objects.exists()
+    assert ledger.balance(funded).available == Decimal("5.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backend_that_took_the_run_but_raised_is_not_taken_for_a_refusal(
+    funded: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with override_settings(TASKS=ANSWER_LOST):
+        run = execution.execute(funded, "async-sleeper", {"seconds": 0}, idempotency_key="k-2")
+
+    # The worker (here, the immediate backend) ran and charged it: no 503 saying otherwise.
+    assert (run.status, run.cost, run.idempotency_key) == (RunStatus.SUCCEEDED, 1, "k-2")
+    assert ledger.balance(funded).available == Decimal("4.00")
+    assert "yet a worker started it" in caplog.text

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.apps import AppConfig
 from django.core import checks
 
+from quickscale.core import maintenance
 from quickscale.core.checks import dependency_check
 
 
@@ -21,3 +24,11 @@ class BillingConfig(AppConfig):
             checks.Tags.compatibility,
         )
         checks.register(check_settings, checks.Tags.compatibility)
+        maintenance.register("billing", sweep_billing, order=30)
+
+
+def sweep_billing(now: datetime) -> dict[str, int]:
+    """Billing's part of the sweep: the webhook events a crash or an outage left unfinished."""
+    from quickscale.billing.handlers import sweep_events
+
+    return sweep_events(now)

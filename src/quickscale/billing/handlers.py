@@ -11,7 +11,9 @@ either does nothing (the payment was recorded already) or applies Stripe's curre
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -125,6 +127,37 @@ def process(event_id: int, *, force: bool = False) -> WebhookEvent:
             event.processed_at = timezone.now()
         event.save(update_fields=["status", "attempts", "error", "note", "processed_at"])
     return event
+
+
+#: An event still unfinished this long after it was stored is the sweep's: the worker that had
+#: it died, or its processing failed (Stripe out of reach...).
+STALE = timedelta(minutes=5)
+#: Events the sweep processes at most per pass, and attempts it makes at most per event; past
+#: them an event waits for ``manage.py billing replay``.
+SWEEP_BATCH = 100
+SWEEP_ATTEMPTS = 5
+
+
+def sweep_events(now: datetime) -> dict[str, int]:
+    """Billing's part of the sweep: process again the events left unfinished, pending (a task
+    worker killed while it had them) or failed, oldest first. Processing is idempotent, so an
+    event a worker finishes meanwhile is left as it is."""
+    due = (
+        WebhookEvent.objects.filter(
+            status__in=[EventStatus.PENDING, EventStatus.FAILED],
+            received_at__lte=now - STALE,
+            attempts__lt=SWEEP_ATTEMPTS,
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    outcomes = Counter(process(pk).status for pk in list(due))
+    if outcomes:
+        logger.warning("The sweep processed unfinished Stripe events again: %s", dict(outcomes))
+    return {
+        "events_processed": outcomes[EventStatus.PROCESSED] + outcomes[EventStatus.IGNORED],
+        "events_failed": outcomes[EventStatus.FAILED],
+    }
 
 
 def object_id(payload: Data) -> str:

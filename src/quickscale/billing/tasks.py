@@ -9,12 +9,9 @@ event is processed in the request, as the immediate backend would.
 
 from __future__ import annotations
 
-from django.apps import apps
-from django.db import router
-
 from quickscale.billing import handlers
 from quickscale.billing.models import WebhookEvent
-from quickscale.core.tasks import TASKS_AVAILABLE, task
+from quickscale.core.tasks import TASKS_AVAILABLE, queues_with, task
 
 __all__ = ["enqueue_event", "queues_in_database"]
 
@@ -27,23 +24,9 @@ if task is not None:
 
 
 def queues_in_database() -> bool:
-    """Whether the task backend is ``django_tasks_db`` writing to the events' database. The
-    webhook then stores the event and queues its task in one transaction: both or neither, with
-    one commit. Other backends are given the task once the event is committed, so a worker
-    never looks for an event it cannot see yet.
-
-    The app registry is asked first: the package may be importable without its app in
-    ``INSTALLED_APPS``, and importing its models then raises ``RuntimeError``."""
-    if not TASKS_AVAILABLE or not apps.is_installed("django_tasks_db"):
-        return False
-    try:
-        from django_tasks_db.backend import DatabaseBackend
-        from django_tasks_db.models import DBTaskResult
-    except ImportError:
-        return False
-    return isinstance(process_webhook_event.get_backend(), DatabaseBackend) and (
-        router.db_for_write(DBTaskResult) == router.db_for_write(WebhookEvent)
-    )
+    """Whether the webhook stores each event and queues its task in one transaction (see
+    :func:`quickscale.core.tasks.queues_with`)."""
+    return TASKS_AVAILABLE and queues_with(process_webhook_event, WebhookEvent)
 
 
 def enqueue_event(event_id: int) -> None:

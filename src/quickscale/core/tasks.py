@@ -7,6 +7,11 @@ API (``pip install django-quickscale[tasks]``). Apps import ``task`` from here a
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps
+from django.db import models, router
+
 try:
     from django.tasks import task  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # Django 5.2
@@ -17,4 +22,28 @@ except ImportError:  # Django 5.2
 
 TASKS_AVAILABLE: bool = task is not None
 
-__all__ = ["TASKS_AVAILABLE", "task"]
+
+def queues_with(queued: Any, model: type[models.Model]) -> bool:
+    """Whether the task ``queued`` goes to ``django_tasks_db`` writing to ``model``'s database.
+
+    Then a row of ``model`` and the task that handles it are written in one transaction: both
+    or neither, with one commit, so a crash or an outage between the two cannot leave a row no
+    task will ever handle. Other backends are given the task once the row is committed, so a
+    worker never looks for a row it cannot see yet.
+
+    The app registry is asked first: the package may be importable without its app in
+    ``INSTALLED_APPS``, and importing its models then raises ``RuntimeError``.
+    """
+    if not TASKS_AVAILABLE or not apps.is_installed("django_tasks_db"):
+        return False
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:
+        return False
+    return isinstance(queued.get_backend(), DatabaseBackend) and (
+        router.db_for_write(DBTaskResult) == router.db_for_write(model)
+    )
+
+
+__all__ = ["TASKS_AVAILABLE", "queues_with", "task"]

@@ -37,6 +37,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from quickscale.core.db import fetch_one
+from quickscale.core.tasks import queues_with
 from quickscale.credits import ledger
 from quickscale.credits.amounts import quantize, to_amount
 from quickscale.credits.exceptions import IdempotencyConflict, InvalidOperation
@@ -352,6 +353,10 @@ def _run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any
     service = prepared.service
     queued = service.run_async
     now = timezone.now()
+    # The caller's own transaction, if any: a queued run is then handed over at its commit.
+    nested = transaction.get_connection().in_atomic_block
+    payload: dict[str, Any] = {}
+    enqueue_after_commit = False
     with transaction.atomic():
         run = ServiceRun.objects.create(
             id=prepared.run_id,
@@ -381,24 +386,45 @@ def _run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any
             # The task gets the input as JSON (cleaned data may hold dates or decimals) and
             # validates it again in the worker.
             payload = json.loads(json.dumps(raw, cls=DjangoJSONEncoder))
-            transaction.on_commit(lambda: _enqueue(run, payload))
+            if _queues_with_runs():
+                _task().enqueue(run.pk, payload)  # the run, its hold and its task: all or none
+            elif nested:
+                # Raised at the caller's commit, a refusal would cut the callbacks after it
+                # short: it is logged instead, and the caller finds the run failed.
+                transaction.on_commit(lambda: _enqueue(run, payload), robust=True)
+            else:
+                enqueue_after_commit = True
+    if enqueue_after_commit:
+        _enqueue(run, payload)  # once committed: a worker must find the run
     if queued:
-        run.refresh_from_db()  # an immediate task backend has run it at commit already
+        run.refresh_from_db()  # an immediate task backend has run it already
         return run
     return _perform(service, run, prepared.data)
 
 
-def _enqueue(run: ServiceRun, payload: dict[str, Any]) -> None:
-    """Hand a queued run to the task backend once its hold is committed. If the backend
-    cannot take it, nothing may stay held for a run no worker will start: the run is failed
-    at no cost, its idempotency key freed, and :class:`QueueUnavailable` raised."""
+def _task() -> Any:
     from quickscale.services.tasks import perform_run
 
+    return perform_run
+
+
+def _queues_with_runs() -> bool:
+    return queues_with(_task(), ServiceRun)
+
+
+def _enqueue(run: ServiceRun, payload: dict[str, Any]) -> None:
+    """Hand a committed, queued run to the task backend. If the backend cannot take it (its
+    store is down), nothing may stay held for a run no worker will start: the run is failed at
+    no cost, its idempotency key freed, and :class:`QueueUnavailable` raised."""
     try:
-        perform_run.enqueue(run.pk, payload)
-    except Exception as error:  # any backend's failure: raised again below, as ours
-        logger.exception("Run %s could not be queued; it is failed at no cost.", run.pk)
-        _refuse(run)
+        _task().enqueue(run.pk, payload)
+    except Exception as error:  # any backend's failure: the run is refused, then raised as ours
+        if not _refuse(run):
+            logger.warning(
+                "The task backend raised for run %s, yet a worker started it: %r", run.pk, error
+            )
+            return
+        logger.exception("Run %s could not be queued; it was failed at no cost.", run.pk)
         raise QueueUnavailable(
             "The run could not be queued: background work is unavailable for a moment. "
             "Nothing was charged; send the request again shortly.",
@@ -407,18 +433,19 @@ def _enqueue(run: ServiceRun, payload: dict[str, Any]) -> None:
         ) from error
 
 
-def _refuse(run: ServiceRun) -> None:
+def _refuse(run: ServiceRun) -> bool:
     """Fail a run that never reached the queue and free its idempotency key, so that sending
-    the request again starts a new run rather than replaying this one. (If the database is down
-    too, its error propagates: the run then waits, queued, until the sweep fails it when its
-    hold expires.)"""
+    the request again starts a new run rather than replaying this one; ``False`` if a worker
+    started it after all. (If the database is down too, its error propagates: the run then
+    waits, queued, until the sweep fails it when its hold expires.)"""
     with transaction.atomic():
         current = ServiceRun.objects.select_for_update().get(pk=run.pk)
         if current.status != RunStatus.QUEUED:
-            return  # the backend took it after all, and a worker started it
+            return False
         current.idempotency_key = None
         current.save(update_fields=["idempotency_key"])
         _fail(current, None, "The run could not be queued; its credits were given back.")
+    return True
 
 
 def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
@@ -469,6 +496,7 @@ def _perform(service: BaseService, run: ServiceRun, data: dict[str, Any]) -> Ser
         return failed
     try:
         with transaction.atomic():
+            _lock(run)
             if run.hold_id is not None:
                 run.charge = ledger.capture(
                     CreditHold.objects.get(pk=run.hold_id),
@@ -515,8 +543,16 @@ def _call_with_timeout(
     return outcome.get("output")
 
 
+def _lock(run: ServiceRun) -> None:
+    """Lock the run's row. Whatever finishes a held run takes this lock before the ledger's
+    (the account's, the hold's), as the sweep does: a capture, a failure and the sweep never
+    wait on one another in opposite orders."""
+    ServiceRun.objects.select_for_update().filter(pk=run.pk).values_list("pk").first()
+
+
 def _fail(run: ServiceRun, started: float | None, message: str) -> ServiceRun:
     with transaction.atomic():
+        _lock(run)
         if run.hold_id is not None:
             reservation = CreditHold.objects.get(pk=run.hold_id)
             if reservation.state == HoldState.ACTIVE:
@@ -896,18 +932,27 @@ def sweep_runs(*, now: datetime | None = None) -> int:
             if current.status in (RunStatus.QUEUED, RunStatus.RUNNING):
                 _fail(current, None, "The run was interrupted; its credits were given back.")
                 failed += 1
+                logger.warning(
+                    "Run %s of %s was %s and could not finish (created %s, started %s); "
+                    "failed at no cost.",
+                    run.pk,
+                    run.service.slug,
+                    run.status,
+                    run.created_at,
+                    run.started_at,
+                )
     return failed
 
 
 def _cannot_finish(run: ServiceRun, now: datetime) -> bool:
+    if run.started_at is None and run.hold_id is not None:
+        # Still queued: it may wait for a worker as long as its hold lasts.
+        return not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
     try:
         limit = _timeout(registry.get(run.service.slug)()) + HOLD_GRACE
     except ServiceNotFound:  # the class is gone: its runs get the default timeout
         limit = settings.QUICKSCALE_SERVICES_DEFAULT_TIMEOUT + HOLD_GRACE
     since = run.started_at if run.started_at is not None else run.created_at
-    if run.started_at is None and run.hold_id is not None:
-        # Still queued: it may wait for a worker as long as its hold lasts.
-        return not CreditHold.objects.filter(pk=run.hold_id, state=HoldState.ACTIVE).exists()
     return since + timedelta(seconds=limit) <= now
 
 
