@@ -1,8 +1,9 @@
 """The periodic upkeep of every installed app, as one sweep.
 
 Each app registers its job in ``AppConfig.ready()``: credits expire due grants and release holds
-that ran out, services fail the runs that can no longer finish (giving back their credits), the
-audit log seals new events into its chain. :func:`sweep` runs them in order. Run it about every
+that ran out, services fail the runs that can no longer finish (giving back their credits),
+billing processes again the webhook events a crash or an outage left unfinished, the audit log
+seals new events into its chain. :func:`sweep` runs them in order. Run it about every
 minute, from one process: ``manage.py quickscale sweep --every 60`` (the one scheduler a
 deployment needs), or enqueue :data:`run_sweep` from a scheduler of your own.
 
