@@ -311,7 +311,8 @@ class Load:
         )
         self._note_run(customer, answer)
 
-    def _send_keyed(self, keyed: Keyed, kind: str) -> None:
+    def _post_keyed(self, kind: str, keyed: Keyed) -> tuple[Answer, int | None]:
+        """Send the keyed request; the answer and the run it named (recorded under its key)."""
         answer = self._api_call(
             kind,
             keyed.customer,
@@ -324,6 +325,11 @@ class Load:
         if run is not None:
             with self.recorder.lock:
                 self.recorder.keys[f"{keyed.customer.email}|{keyed.key}"].add(run)
+        return answer, run
+
+    def _send_keyed(self, keyed: Keyed, kind: str) -> None:
+        answer, run = self._post_keyed(kind, keyed)
+        if run is not None:
             if keyed.first_run is None:
                 keyed.first_run = run
                 with self.keyed_lock:
@@ -351,18 +357,7 @@ class Load:
         if keyed is None:
             self._run("text-statistics")
             return
-        answer = self._api_call(
-            f"replay:{keyed.slug}",
-            keyed.customer,
-            "POST",
-            f"/api/v1/services/{keyed.slug}/runs",
-            body=keyed.body,
-            key=keyed.key,
-        )
-        run = self._note_run(keyed.customer, answer)
-        if run is not None:
-            with self.recorder.lock:
-                self.recorder.keys[f"{keyed.customer.email}|{keyed.key}"].add(run)
+        answer, run = self._post_keyed(f"replay:{keyed.slug}", keyed)
         assert keyed.first_run is not None
         with self.recorder.lock:
             self.recorder.replays.append(
