@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.views.csrf import csrf_failure as django_csrf_failure
 
-from quickscale.api import openapi, serializers
+from quickscale.api import docs_page, openapi, serializers
 from quickscale.api.decorators import Parameter, api_view, to_response
 from quickscale.api.errors import CSRFFailed, InvalidParameter, InvalidRequest, NotFound
 from quickscale.api.pagination import MAX_ID, decode_cursor, encode_cursor, page_size
@@ -278,7 +278,11 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
     documented=False,
 )
 def docs(request: HttpRequest) -> HttpResponse:
-    context = openapi.page_context(openapi.document(), request.build_absolute_uri("/"))
+    context = docs_page.page_context(
+        openapi.document(),
+        request.build_absolute_uri("/"),
+        openapi_url=reverse("quickscale_api:openapi"),
+    )
     return render(request, "quickscale/api/docs.html", context)
 
 
