@@ -222,3 +222,33 @@ def test_a_deployment_without_a_task_worker_is_warned_about(tasks: dict[str, Any
 
 def test_the_deployment_warnings_are_for_check_deploy_only() -> None:
     assert not any(message.id.startswith("quickscale_core.W") for message in checks.run_checks())
+
+
+class HoldsElsewhere:
+    """A router that sends one of the ledger's tables to another database."""
+
+    def db_for_write(self, model: Any, **hints: Any) -> str | None:
+        return "ledger_replica" if model._meta.model_name == "credithold" else None
+
+
+class CreditsToDefault:
+    """A router that names the default database for the credits app, as a project may."""
+
+    def db_for_write(self, model: Any, **hints: Any) -> str | None:
+        return "default" if model._meta.app_label == "quickscale_credits" else None
+
+
+def test_a_router_that_splits_the_ledger_is_an_error_naming_the_model() -> None:
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.HoldsElsewhere"]):
+        messages = checks.run_checks()
+
+    errors = [m for m in messages if m.id == "quickscale_credits.E006"]
+    assert len(errors) == 1
+    assert "quickscale_credits.CreditHold to 'ledger_replica'" in errors[0].msg
+
+
+def test_a_router_that_keeps_the_ledger_on_the_default_database_passes() -> None:
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.CreditsToDefault"]):
+        messages = checks.run_checks()
+
+    assert "quickscale_credits.E006" not in ids(messages)

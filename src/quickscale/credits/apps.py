@@ -16,9 +16,10 @@ class CreditsConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.credits import conf  # noqa: F401  (installs the defaults)
-        from quickscale.credits.checks import check_database, check_settings
+        from quickscale.credits.checks import check_database, check_routing, check_settings
 
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_routing, checks.Tags.compatibility)
         checks.register(check_database, checks.Tags.database)
         maintenance.register("credits", sweep_credits, order=20)
 
