@@ -25,7 +25,7 @@ from quickscale.credits import ledger
 from quickscale.credits.models import CreditHold, HoldState
 from quickscale.services import execution
 from quickscale.services.models import RunStatus, ServiceRun
-from tests.api.outage.postgres import ThrowawayPostgres, programs
+from tests.api.outage.postgres import running
 from tests.hostapp.services import AsyncSleeper
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,12 +138,7 @@ def test_the_repeating_sweep_carries_on_after_a_database_restart(tmp_path: Path)
     """A real PostgreSQL of the test's own, restarted under ``sweep --every 1``: the passes
     during the outage fail and say so, and the first pass after it sweeps again (on a new
     connection: the old one was cut by the restart)."""
-    bin_dir = programs()
-    if bin_dir is None:
-        pytest.skip("needs PostgreSQL's server programs (initdb, postgres)")
-    database = ThrowawayPostgres(bin_dir)
-    try:
-        database.start()
+    with running() as database:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -175,8 +170,6 @@ def test_the_repeating_sweep_carries_on_after_a_database_restart(tmp_path: Path)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-    finally:
-        database.remove()
 
 
 def wait_for(condition: Any, seconds: float = 20) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.outage.postgres import ThrowawayPostgres, free_port, programs
+from tests.api.outage.postgres import ThrowawayPostgres, free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60  # seconds the site may take to migrate and start
@@ -25,15 +25,8 @@ WAIT = 60  # seconds the site may take to migrate and start
 
 @pytest.fixture
 def database() -> Iterator[ThrowawayPostgres]:
-    bin_dir = programs()
-    if bin_dir is None:
-        pytest.skip("needs PostgreSQL's server programs (initdb, postgres)")
-    server = ThrowawayPostgres(bin_dir)
-    try:
-        server.start()
+    with running() as server:
         yield server
-    finally:
-        server.remove()
 
 
 class Site:

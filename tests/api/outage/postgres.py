@@ -7,6 +7,7 @@ Ubuntu install them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -15,10 +16,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 #: Seconds the server may take to start or stop.
 WAIT = 15
@@ -133,6 +136,21 @@ class ThrowawayPostgres:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running() -> Iterator[ThrowawayPostgres]:
+    """A started server of the test's own, removed afterwards; the test is skipped where the
+    server's programs are not installed."""
+    bin_dir = programs()
+    if bin_dir is None:
+        pytest.skip("needs PostgreSQL's server programs (initdb, postgres)")
+    server = ThrowawayPostgres(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 def _unprivileged_account() -> pwd.struct_passwd:
