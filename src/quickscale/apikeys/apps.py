@@ -11,8 +11,13 @@ class APIKeysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from quickscale.apikeys import conf  # noqa: F401  (installs the defaults)
+        from quickscale.apikeys import (
+            conf,  # noqa: F401  (installs the defaults)
+            events,
+        )
         from quickscale.apikeys.checks import check_deployment, check_settings
+
+        events.connect()
 
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_deployment, checks.Tags.security, deploy=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -25,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from quickscale.audit.exceptions import InvalidAuditArgument
 from quickscale.audit.models import AuditEvent, Outcome
+from quickscale.core import events
 from quickscale.core.context import Actor, Context, current, request_context
 
 __all__ = [
@@ -33,15 +33,15 @@ __all__ = [
     "Target",
     "captures",
     "event_values",
-    "insert_fragment",
     "mask",
     "masks",
-    "plain_event_values",
     "record",
 ]
 
 #: ``record(actor=CURRENT)``: the actor of the current context (the default).
-CURRENT: Any = object()
+CURRENT: Any = events.CURRENT
+#: What an event is about, when it is not (or should not be read from) a model instance.
+Target = events.Target
 MASK = "********"
 #: The columns ``record`` writes; ``occurred_at`` and the hash columns take their defaults.
 COLUMNS = (
@@ -63,19 +63,6 @@ COLUMNS = (
 JSON_COLUMNS = frozenset({"changes", "metadata"})
 OUTCOMES = frozenset(Outcome.values)
 ACTION_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+")
-
-
-@dataclass(frozen=True)
-class Target:
-    """What an event is about, when it is not (or should not be read from) a model instance."""
-
-    type: str
-    id: str = ""
-    repr: str = ""
-
-    @classmethod
-    def of(cls, instance: models.Model) -> Target:
-        return cls(instance._meta.label_lower, str(instance.pk), str(instance))
 
 
 def captures(action: str) -> bool:
@@ -178,20 +165,6 @@ def event_values(
     )
 
 
-def plain_event_values(
-    action: str, *, actor: Any, target: Target, metadata: dict[str, Any]
-) -> dict[str, Any] | None:
-    """:func:`event_values` for a hot path that knows its arguments are sound: ``action`` a
-    valid name that is captured, ``actor`` as for :func:`record`, and ``metadata`` flat
-    (strings, integers, booleans or ``None``), no changes. Returns ``None`` when ``metadata``
-    is not plain or a key of it is masked: call :func:`event_values` then."""
-    fragments = _fragments(tuple(settings.QUICKSCALE_AUDIT_MASKED_FIELDS))
-    if not _plain(metadata, False) or any(_sensitive(key, fragments) for key in metadata):
-        return None
-    now = current()
-    return _columns(action, "success", _actor(actor, now), now, target, {}, dict(metadata))
-
-
 def _columns(
     action: str,
     outcome: str,
@@ -217,36 +190,6 @@ def _columns(
         "changes": changes,
         "metadata": metadata,
     }
-
-
-def insert_fragment(
-    values: dict[str, Any], expressions: dict[str, str], source: str
-) -> tuple[str, list[Any]]:
-    """An ``INSERT`` of one event per row of ``source`` (a table or common table expression
-    of the statement it becomes part of), PostgreSQL only: the columns named in
-    ``expressions`` are SQL over ``source``, where a ``%s`` stands for the column's own value
-    from ``values`` (as :func:`event_values` gave them); the other columns are their values.
-    (One JSON parameter read by ``jsonb_populate_record`` would cost the server more than the
-    quoting it saves.)"""
-    computed = tuple((column, expressions[column]) for column in COLUMNS if column in expressions)
-    params = [
-        json.dumps(values[column]) if column in JSON_COLUMNS else values[column]
-        for column in COLUMNS
-        if column not in expressions or "%s" in expressions[column]
-    ]
-    return _fragment_sql(computed, source), params
-
-
-@functools.lru_cache(maxsize=64)
-def _fragment_sql(computed: tuple[tuple[str, str], ...], source: str) -> str:
-    sql_of = dict(computed)
-    casts = {"ip": "::inet", "changes": "::jsonb", "metadata": "::jsonb"}
-    selected = [sql_of.get(column, f"%s{casts.get(column, '')}") for column in COLUMNS]
-    table = '"' + AuditEvent._meta.db_table + '"'
-    return (
-        f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608
-        f"SELECT {', '.join(selected)} FROM {source}"
-    )
 
 
 def masks(key: str) -> bool:

@@ -1,44 +1,23 @@
-"""Automatic capture: receivers of the signals Django, django-allauth and the other quickscale
-apps send, each recording one event in the transaction of the change it describes.
+"""Automatic capture: receivers of the signals Django and django-allauth send, and of the one
+event every quickscale app announces (:data:`quickscale.core.events.event`), each recording one
+event in the transaction of the change it describes.
 
-:func:`connect` wires them in ``AuditConfig.ready()``, only for the apps that are installed: the
-audit log imports no other quickscale app unless that app is there. Each receiver checks
+:func:`connect` wires them in ``AuditConfig.ready()``. The audit log imports no other quickscale
+app: credits, services, API keys and billing describe their own events. Each receiver checks
 ``captures(action)`` before doing any work, so an action turned off by ``QUICKSCALE_AUDIT_EXCLUDE``
 costs one settings lookup.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connections, router
 
-from quickscale.audit.log import (
-    COLUMNS,
-    CURRENT,
-    Target,
-    captures,
-    event_values,
-    insert_fragment,
-    masks,
-    plain_event_values,
-    record,
-)
-from quickscale.audit.models import AuditEvent
-from quickscale.core.context import current
+from quickscale.audit.log import CURRENT, Target, captures, record
+from quickscale.core import events
 
-#: Ledger entry kinds recorded, and their actions.
-CREDIT_ACTIONS = {
-    "grant": "credits.granted",
-    "debit": "credits.debited",
-    "capture": "credits.captured",
-    "adjustment": "credits.adjusted",
-    "refund": "credits.refunded",
-}
 #: django-allauth signals recorded, and their actions.
 ALLAUTH_ACTIONS = {
     "user_signed_up": "auth.signed_up",
@@ -70,30 +49,7 @@ def connect() -> None:
         from django.db.models.signals import post_save
 
         post_save.connect(admin_logged, sender=LogEntry, dispatch_uid="quickscale_audit.admin")
-    if apps.is_installed("quickscale.apikeys"):
-        from quickscale.apikeys import signals as key_signals
-
-        key_signals.api_key_created.connect(key_created, dispatch_uid="quickscale_audit.key")
-        key_signals.api_key_rolled.connect(key_rolled, dispatch_uid="quickscale_audit.key")
-        key_signals.api_key_revoked.connect(key_revoked, dispatch_uid="quickscale_audit.key")
-    if apps.is_installed("quickscale.credits"):
-        from quickscale.credits.signals import ledger_entry_writing, ledger_entry_written
-
-        # On PostgreSQL the event is part of the entry's own statement; elsewhere it is one
-        # more INSERT in the entry's transaction. (The ledger writes to the default database.)
-        ledger_entry_writing.connect(
-            ledger_entry_in_statement, dispatch_uid="quickscale_audit.ledger"
-        )
-        if not in_statement(DEFAULT_DB_ALIAS):
-            ledger_entry_written.connect(ledger_entry, dispatch_uid="quickscale_audit.ledger")
-    if apps.is_installed("quickscale.services"):
-        from quickscale.services.signals import catalog_changed
-
-        catalog_changed.connect(catalog_change, dispatch_uid="quickscale_audit.catalog")
-    if apps.is_installed("quickscale.billing"):
-        from quickscale.billing.signals import billing_event
-
-        billing_event.connect(billing, dispatch_uid="quickscale_audit.billing")
+    events.event.connect(happened, dispatch_uid="quickscale_audit.events")
 
 
 def connect_allauth() -> None:
@@ -186,211 +142,19 @@ def admin_logged(sender: Any, instance: Any, created: bool = False, **kwargs: An
     )
 
 
-# -- API keys --------------------------------------------------------------------------------
+# -- the quickscale apps ---------------------------------------------------------------------
 
 
-def _key_metadata(key: Any) -> dict[str, Any]:
-    return {
-        "key_id": key.key_id,
-        "name": key.name,
-        "owner": key.owner_id,
-        "environment": key.environment,
-        "scopes": list(key.scopes or []),
-        "expires_at": key.expires_at,
-    }
-
-
-def key_created(sender: Any, key: Any, by: Any = None, **kwargs: Any) -> None:
-    if captures("apikey.created"):
+def happened(sender: Any, event: events.Event, **kwargs: Any) -> None:
+    """Record an event a quickscale app announced, in the transaction of the change it
+    describes (receiver of :data:`quickscale.core.events.event`)."""
+    if captures(event.action):
         record(
-            "apikey.created",
-            actor=by if by is not None else CURRENT,
-            target=key,
-            metadata=_key_metadata(key),
+            event.action,
+            actor=event.actor,
+            target=event.target,
+            changes=event.changes,
+            metadata=event.metadata,
+            outcome=event.outcome,
+            using=event.using,
         )
-
-
-def key_rolled(sender: Any, key: Any, previous: Any, by: Any = None, **kwargs: Any) -> None:
-    if captures("apikey.rolled"):
-        record(
-            "apikey.rolled",
-            actor=by if by is not None else CURRENT,
-            target=previous,
-            changes={"expires_at": [None, previous.expires_at]},
-            metadata={**_key_metadata(previous), "replaced_by": key.key_id},
-        )
-
-
-def key_revoked(sender: Any, key: Any, by: Any = None, reason: str = "", **kwargs: Any) -> None:
-    if captures("apikey.revoked"):
-        record(
-            "apikey.revoked",
-            actor=by if by is not None else CURRENT,
-            target=key,
-            changes={"revoked_at": [None, key.revoked_at]},
-            metadata={**_key_metadata(key), "reason": reason},
-        )
-
-
-# -- credits ---------------------------------------------------------------------------------
-
-
-def in_statement(using: str) -> bool:
-    """Whether events about ledger entries written to ``using`` ride in the entries' own
-    statements: on PostgreSQL, when the audit log is in the same database."""
-    return connections[using].vendor == "postgresql" and router.db_for_write(AuditEvent) == using
-
-
-def _credit_event(entry: Any, owner_id: Any, amount: Any, actor_id: Any, actor: Any) -> Any:
-    action = CREDIT_ACTIONS.get(entry.kind)
-    if action is None or not captures(action):
-        return None, None
-    from quickscale.credits.amounts import display
-
-    return action, {
-        "actor": actor if actor_id is not None else CURRENT,
-        # The owner is not loaded on the debit path: name the account by its owner's id.
-        "target": Target(CREDIT_ACCOUNT, "", f"credits of user {owner_id}"),
-        "metadata": {
-            "entry": 0,  # set in SQL (or by the caller); a placeholder that masking would hide
-            "owner": owner_id,
-            "amount": display(amount),
-            "reason": entry.reason,
-            "reference": entry.reference,
-        },
-    }
-
-
-def ledger_entry_in_statement(sender: Any, entry: Any, **kwargs: Any) -> None:
-    """Grants, debits, captures, adjustments and refunds, as part of the entry's statement
-    (receiver of ``ledger_entry_writing``): the account, the entry's id and the balances are
-    read from the entry as it is written."""
-    if not in_statement(entry.using):
-        return
-    action, event = _credit_event(
-        entry, entry.owner_id, entry.amount, getattr(entry.actor, "pk", None), entry.actor
-    )
-    if event is None:
-        return
-    new = "quickscale_entry"
-    places = int(settings.QUICKSCALE_CREDITS_DECIMAL_PLACES)
-    if not masks("balance") and not masks("entry"):
-        # A function installed by the migrations writes it, computing the balance's change: its
-        # INSERT is planned once per connection rather than with every entry's statement.
-        values = plain_event_values(action, **event) or event_values(action, **event)
-        if values is None:
-            return
-        event = {key: values[key] for key in CREDIT_EVENT_KEYS}
-        entry.evaluate_with(
-            f"quickscale_audit_credit_event(%s::jsonb, {new}.id, {new}.account_id, "
-            f"{new}.amount, {new}.balance_after, %s)",
-            [json.dumps(event), places],
-        )
-        return
-    # Masked columns keep the masked values computed in Python.
-    values = event_values(action, changes={"balance": ["", ""]}, **event)  # set in SQL
-    if values is None:
-        return
-    expressions = {"target_id": f"{new}.account_id::text"}
-    if not masks("balance"):
-        expressions["changes"] = (
-            f"jsonb_build_object('balance', jsonb_build_array(round({new}.balance_after - "
-            f"{new}.amount, {places})::text, round({new}.balance_after, {places})::text))"
-        )
-    if not masks("entry"):
-        expressions["metadata"] = f"%s::jsonb || jsonb_build_object('entry', {new}.id)"
-    entry.write_with(*insert_fragment(values, expressions, new))
-
-
-#: The target type of credit events (``CreditAccount._meta.label_lower``).
-CREDIT_ACCOUNT = "quickscale_credits.creditaccount"
-
-#: What ``quickscale_audit_credit_event()`` reads of an event (it computes the rest).
-CREDIT_EVENT_KEYS = tuple(column for column in COLUMNS if column not in ("target_id", "changes"))
-
-
-def ledger_entry(sender: Any, entry: Any, account: Any, **kwargs: Any) -> None:
-    """Grants, debits, captures, adjustments and refunds, one more INSERT in the entry's
-    transaction (receiver of ``ledger_entry_written``, where events cannot ride in the
-    entry's statement); holds, releases, expiries and bookkeeping entries are left to the
-    ledger's own history."""
-    if in_statement(entry._state.db):
-        return  # recorded by ledger_entry_in_statement
-    action, event = _credit_event(
-        entry, account.owner_id, entry.amount, entry.actor_id, entry.actor
-    )
-    if event is None:
-        return
-    from quickscale.credits.amounts import display
-
-    before = account.balance - entry.amount
-    event["target"] = Target(event["target"].type, str(account.pk), event["target"].repr)
-    event["metadata"]["entry"] = entry.pk
-    record(
-        action,
-        changes={"balance": [display(before), display(account.balance)]},
-        using=entry._state.db,
-        **event,
-    )
-
-
-# -- services --------------------------------------------------------------------------------
-
-
-def catalog_change(
-    sender: Any,
-    service: Any,
-    changes: dict[str, list[Any]],
-    created: bool = False,
-    actor: Any = None,
-    **kwargs: Any,
-) -> None:
-    """One event per kind of change: created, enabled or disabled, price changed, registered
-    or unregistered (its code appeared or vanished), and any other change (name, description)
-    as updated."""
-    who = actor if actor is not None else CURRENT
-    if created:
-        _catalog_event("services.catalog.created", who, service, changes)
-        return
-    rest = dict(changes)
-    if "enabled" in rest:
-        action = "services.catalog.enabled" if service.enabled else "services.catalog.disabled"
-        _catalog_event(action, who, service, {"enabled": rest.pop("enabled")})
-    if "price_override" in rest:
-        price = {"price_override": rest.pop("price_override")}
-        _catalog_event("services.catalog.price_changed", who, service, price)
-    if "registered" in rest:
-        action = (
-            "services.catalog.registered" if service.registered else "services.catalog.unregistered"
-        )
-        _catalog_event(action, who, service, {"registered": rest.pop("registered")})
-    if rest:
-        _catalog_event("services.catalog.updated", who, service, rest)
-
-
-def _catalog_event(action: str, actor: Any, service: Any, changes: dict[str, Any]) -> None:
-    if captures(action):
-        record(action, actor=actor, target=service, changes=changes)
-
-
-# -- billing ---------------------------------------------------------------------------------
-
-
-def billing(
-    sender: Any,
-    action: str,
-    user: Any = None,
-    target: Any = None,
-    metadata: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> None:
-    """A billing change: its actor is whoever the context names (staff refunding, the customer
-    at checkout), else the customer the change belongs to (a Stripe webhook acts for them)."""
-    if not captures(action):
-        return
-    record(
-        action,
-        actor=CURRENT if current().actor is not None else user,
-        target=target,
-        metadata={**(metadata or {}), "user": getattr(user, "pk", None)},
-    )

@@ -10,14 +10,21 @@ from quickscale.core.checks import dependency_check
 
 
 class BillingConfig(AppConfig):
+    """Registers billing's system checks and its part of the maintenance sweep."""
+
     name = "quickscale.billing"
     label = "quickscale_billing"
     verbose_name = "QuickScale billing"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from quickscale.billing import conf  # noqa: F401  (installs the defaults)
+        from quickscale.billing import (
+            conf,  # noqa: F401  (installs the defaults)
+            events,
+        )
         from quickscale.billing.checks import check_settings
+
+        events.connect()
 
         checks.register(
             dependency_check(self.name, [("quickscale.credits", "quickscale_billing.E001")]),
