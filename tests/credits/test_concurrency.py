@@ -134,6 +134,7 @@ def test_a_debit_that_waits_for_the_lock_past_an_expiry_cannot_spend_expired_cre
     user: Any, blocker_writes: bool
 ) -> None:
     from datetime import timedelta
+    from unittest import mock
 
     from django.db import transaction
     from django.utils import timezone
@@ -141,29 +142,54 @@ def test_a_debit_that_waits_for_the_lock_past_an_expiry_cannot_spend_expired_cre
     from quickscale.credits.exceptions import InsufficientCredits
     from quickscale.credits.models import CreditAccount
 
-    ledger.grant(user, 100, source="promotion", expires_at=timezone.now() + timedelta(seconds=1))
+    expiry = timezone.now() + timedelta(hours=1)
+    ledger.grant(user, 100, source="promotion", expires_at=expiry)
     ledger.grant(user, 100, source="purchase")
+    # The clock reads a microsecond before the expiry when the debit starts, and after it once
+    # the lock is given up: any wait for the lock takes the debit past the expiry.
+    clock = [expiry - timedelta(microseconds=1)]
     locked = threading.Event()
+    errors: list[BaseException] = []
 
     def hold_the_lock() -> None:
         try:
             with transaction.atomic():
                 account = CreditAccount.objects.select_for_update().get(owner=user)
                 if blocker_writes:  # a new row version: PostgreSQL re-checks the waiting UPDATE
-                    CreditAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
+                    CreditAccount.objects.filter(pk=account.pk).update(updated_at=clock[0])
                 locked.set()
-                time.sleep(2)
+                wait_until_a_statement_waits_for_a_lock()
+                clock[0] = expiry + timedelta(seconds=1)
+        except BaseException as error:
+            errors.append(error)
         finally:
             connection.close()
 
-    blocker = threading.Thread(target=hold_the_lock)
-    blocker.start()
-    assert locked.wait(10)
-    try:
-        with pytest.raises(InsufficientCredits):
-            ledger.debit(user, 150)  # waits until after the promotion expired
-    finally:
-        blocker.join()
+    with mock.patch("django.utils.timezone.now", side_effect=lambda: clock[0]):
+        blocker = threading.Thread(target=hold_the_lock)
+        blocker.start()
+        assert locked.wait(10)
+        try:
+            with pytest.raises(InsufficientCredits):
+                ledger.debit(user, 150)  # waits until after the promotion expired
+        finally:
+            blocker.join()
 
+    assert errors == []
     assert ledger.balance(user).available == 100
     assert ledger.verify(user) == []
+
+
+def wait_until_a_statement_waits_for_a_lock(timeout: float = 10) -> None:
+    """Return once another session of this database waits for a lock (the debit, blocked on the
+    account's row), polling the server's activity view."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError("No statement waited for the account's lock.")
