@@ -7,6 +7,8 @@ from quickscale.core.checks import dependency_check
 
 
 class APIConfig(AppConfig):
+    """Registers the API's system checks: the apps it needs, its settings, the key middleware."""
+
     name = "quickscale.api"
     label = "quickscale_api"
     verbose_name = "QuickScale API"

@@ -17,6 +17,7 @@ AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """The page sizes: whole numbers of at least 1, the default no larger than the maximum."""
     errors = [
         error
         for error in (

@@ -12,6 +12,8 @@ __all__ = ["APIAppConf", "settings"]
 
 
 class APIAppConf(AppConf):
+    """The defaults of the API's settings (``QUICKSCALE_API_*``)."""
+
     #: Items per page of list endpoints when the client does not ask for a size.
     PAGE_SIZE = 50
     #: The largest page a client may ask for.

@@ -92,6 +92,9 @@ def api_view(
     errors: tuple[type[QuickScaleError], ...] = (),
     documented: bool = True,
 ) -> Callable[[View], View]:
+    """Declare an endpoint: its method, the scope its key needs, its body and what the OpenAPI
+    document says about it (see the module docstring). The declaration is kept on the view as
+    ``operation``."""
     operation = Operation(
         method=method,
         scope=scope,

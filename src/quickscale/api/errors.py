@@ -12,6 +12,8 @@ from quickscale.core.errors import QuickScaleError
 
 
 class APIError(QuickScaleError):
+    """The base of the API's own errors: a bad request (400) unless a subclass says otherwise."""
+
     code = "bad_request"
     status = 400
 
@@ -36,11 +38,16 @@ class InvalidParameter(APIError):
 
 
 class NotFound(APIError):
+    """Nothing at this address, or nothing of the caller's (another user's run is not theirs to
+    see)."""
+
     code = "not_found"
     status = 404
 
 
 class MethodNotAllowed(APIError):
+    """The endpoint does not take this method; the response's ``Allow`` names the one it takes."""
+
     code = "method_not_allowed"
     status = 405
 
@@ -53,11 +60,15 @@ class MethodNotAllowed(APIError):
 
 
 class PayloadTooLarge(APIError):
+    """The body is larger than Django accepts (``DATA_UPLOAD_MAX_MEMORY_SIZE``)."""
+
     code = "payload_too_large"
     status = 413
 
 
 class UnsupportedMediaType(APIError):
+    """The body is not sent as ``application/json``, or not in UTF-8."""
+
     code = "unsupported_media_type"
     status = 415
 

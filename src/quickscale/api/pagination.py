@@ -38,6 +38,7 @@ def page_size(request: HttpRequest) -> int:
 
 
 def encode_cursor(kind: str, position: int) -> str:
+    """The opaque cursor of the page after ``position`` in a list of ``kind``."""
     return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
 
 

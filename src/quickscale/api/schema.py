@@ -34,6 +34,8 @@ def form_schema(form_class: type[forms.Form] | None) -> Schema:
 
 
 def field_schema(name: str, field: forms.Field) -> Schema:
+    """The JSON Schema of one form field, with its label as the title, its help text as the
+    description and its initial value as the default."""
     schema = _type_schema(field)
     schema["title"] = str(field.label or pretty_name(name))
     if field.help_text:

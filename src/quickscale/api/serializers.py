@@ -20,10 +20,13 @@ from quickscale.services.models import Service, ServiceRun
 
 
 def amount(value: Decimal | None) -> str | None:
+    """An amount as a decimal string with the configured places (``"12.50"``); ``None`` stays
+    ``None``."""
     return None if value is None else display(value)
 
 
 def balance(user: Any) -> dict[str, Any]:
+    """The user's balance, the credits held, what is available and the grants."""
     current = ledger.balance(user)
     return {
         "balance": amount(current.balance),
@@ -42,6 +45,7 @@ def grants(user: Any) -> list[dict[str, Any]]:
 
 
 def transaction(entry: CreditTransaction) -> dict[str, Any]:
+    """A ledger entry."""
     return {
         "id": entry.pk,
         "kind": entry.kind,
@@ -56,6 +60,8 @@ def transaction(entry: CreditTransaction) -> dict[str, Any]:
 
 
 def service(service: BaseService, entry: Service) -> dict[str, Any]:
+    """A service of the catalog: its cost (``None`` when it depends on the input), how it runs
+    and the JSON Schema of its input."""
     return {
         "slug": entry.slug,
         "name": entry.name,
@@ -69,10 +75,12 @@ def service(service: BaseService, entry: Service) -> dict[str, Any]:
 
 
 def input_schema(service: BaseService) -> Schema:
+    """The JSON Schema of a service's input, from its input form."""
     return form_schema(service.input_form)
 
 
 def run(entry: ServiceRun) -> dict[str, Any]:
+    """A run of a service: its status, cost, output or error, and times."""
     return {
         "id": entry.pk,
         "service": entry.service.slug,
@@ -90,6 +98,7 @@ def run(entry: ServiceRun) -> dict[str, Any]:
 
 
 def usage_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One service's runs and credits spent on one day."""
     day: date = row["day"]
     return {
         "day": day.isoformat(),

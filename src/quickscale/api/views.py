@@ -74,6 +74,7 @@ RUN_FIELDS = frozenset({"input"})
     response="Balance",
 )
 def balance(request: HttpRequest) -> HttpResponse:
+    """``GET /api/v1/credits/balance``: the caller's balance."""
     return JsonResponse(serializers.balance(request.user))
 
 
@@ -86,6 +87,7 @@ def balance(request: HttpRequest) -> HttpResponse:
     parameters=(LIMIT, CURSOR),
 )
 def transactions(request: HttpRequest) -> HttpResponse:
+    """``GET /api/v1/credits/transactions``: the caller's ledger entries, a page at a time."""
     limit = page_size(request)
     page = ledger.statement(request.user, before=decode_cursor(request, "tx"), limit=limit)
     return JsonResponse(
@@ -107,6 +109,7 @@ def transactions(request: HttpRequest) -> HttpResponse:
     response="ServiceList",
 )
 def services(request: HttpRequest) -> HttpResponse:
+    """``GET /api/v1/services``: the enabled services."""
     return JsonResponse(
         {"data": [serializers.service(service, entry) for service, entry in enabled_services()]}
     )
@@ -138,6 +141,9 @@ def services(request: HttpRequest) -> HttpResponse:
     ),
 )
 def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> HttpResponse:
+    """``POST /api/v1/services/{slug}/runs``: run a service for the caller through
+    :func:`quickscale.services.execution.execute`: 201 with the finished run, 202 with a run
+    that is queued or still running."""
     unknown = sorted(set(body) - RUN_FIELDS)
     if unknown:
         raise InvalidRequest(
@@ -195,6 +201,7 @@ def _idempotency_key(request: HttpRequest) -> str | None:
     parameters=(LIMIT, CURSOR),
 )
 def run_list(request: HttpRequest) -> HttpResponse:
+    """``GET /api/v1/runs``: the caller's runs, a page at a time."""
     limit = page_size(request)
     before = decode_cursor(request, "run")
     found = ServiceRun.objects.filter(user=request.user).select_related("service")
@@ -221,6 +228,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     ),
 )
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    """``GET /api/v1/runs/{id}``: one of the caller's runs."""
     found = None
     if _ID.fullmatch(run_id) and int(run_id) <= MAX_ID:
         found = (
@@ -243,6 +251,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     parameters=(SINCE,),
 )
 def usage(request: HttpRequest) -> HttpResponse:
+    """``GET /api/v1/usage``: the caller's runs and credits spent per service and per day."""
     raw = request.GET.get("since")
     since = None
     if raw is not None:
@@ -266,6 +275,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     response="OpenAPIDocument",
 )
 def openapi_document(request: HttpRequest) -> HttpResponse:
+    """``GET /api/v1/openapi.json``: the OpenAPI document, without a key."""
     return JsonResponse(openapi.document(), json_dumps_params={"indent": 2})
 
 
@@ -278,6 +288,7 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
     documented=False,
 )
 def docs(request: HttpRequest) -> HttpResponse:
+    """``GET /api/docs/``: the API's documentation page, without a key."""
     context = docs_page.page_context(
         openapi.document(),
         request.build_absolute_uri("/"),

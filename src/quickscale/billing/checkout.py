@@ -171,6 +171,8 @@ def monthly_amount(price: Price) -> Decimal:
 
 
 def is_upgrade(current: Price | None, new: Price) -> bool:
+    """Whether moving from ``current`` to ``new`` is an upgrade: it costs more per month (or as
+    much, for more credits). Any plan is an upgrade from none."""
     if current is None:
         return True
     return (monthly_amount(new), new.credits or 0) > (
@@ -254,6 +256,7 @@ class CheckoutStatus:
 
     @property
     def waiting(self) -> bool:
+        """Whether the webhook has yet to settle the checkout (the page reloads itself)."""
         return self.state in self.WAITING
 
 

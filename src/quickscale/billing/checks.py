@@ -31,6 +31,9 @@ KEY_FORMATS = (
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """Billing's settings: the three Stripe keys set together and of the right form (and mode),
+    the webhook tolerance and client options valid, the sandbox allowed, and the stripe
+    package installed when it is needed."""
     messages: list[checks.CheckMessage] = []
     names = [name for name, _, _ in KEY_FORMATS]
     missing = [name for name in names if not getattr(settings, name)]

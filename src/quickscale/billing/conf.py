@@ -14,6 +14,8 @@ __all__ = ["BillingAppConf", "settings"]
 
 
 class BillingAppConf(AppConf):
+    """The defaults of billing's settings (``QUICKSCALE_BILLING_*``)."""
+
     #: Stripe secret API key (``sk_...``, or a restricted ``rk_...`` key). Billing is enabled
     #: only when all three keys are set.
     STRIPE_SECRET_KEY = ""

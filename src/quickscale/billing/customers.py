@@ -41,6 +41,7 @@ def user_by_id(value: Any) -> Any:
 
 
 def customer_of(user: Any) -> Customer | None:
+    """The user's Stripe customer, or ``None`` before their first checkout."""
     return Customer.objects.filter(user=user).first()
 
 

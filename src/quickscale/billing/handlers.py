@@ -36,14 +36,17 @@ def checkout_completed(event: WebhookEvent, session: Data) -> Outcome:
 
 
 def checkout_failed(event: WebhookEvent, session: Data) -> Outcome:
+    """``checkout.session.async_payment_failed``: record the failed payment (no credits)."""
     return payments.record_checkout_failure(session)
 
 
 def invoice_paid(event: WebhookEvent, invoice: Data) -> Outcome:
+    """``invoice.paid``: record the payment and grant the plan's credits for the period."""
     return payments.record_invoice(invoice)
 
 
 def invoice_payment_failed(event: WebhookEvent, invoice: Data) -> Outcome:
+    """``invoice.payment_failed``: record the failure and sync the subscription."""
     return payments.record_invoice_failure(invoice)
 
 
@@ -58,10 +61,12 @@ def subscription_changed(event: WebhookEvent, subscription: Data) -> Outcome:
 
 
 def charge_refunded(event: WebhookEvent, charge: Data) -> Outcome:
+    """``charge.refunded``: record the charge's new refunds and take back their credits."""
     return payments.record_refunds(charge["id"])
 
 
 def product_changed(event: WebhookEvent, product: Data) -> Outcome:
+    """``product.*``: re-read the product from Stripe."""
     found = catalog.refresh_product(product["id"])
     if found is None:
         return Outcome(False, "a product we never mirrored was deleted")
@@ -69,6 +74,7 @@ def product_changed(event: WebhookEvent, product: Data) -> Outcome:
 
 
 def price_changed(event: WebhookEvent, price: Data) -> Outcome:
+    """``price.*``: re-read the price from Stripe."""
     found = catalog.refresh_price(price["id"])
     if found is None:
         return Outcome(False, "a price we never mirrored was deleted")

@@ -10,6 +10,10 @@ own Stripe objects (development only, see :mod:`quickscale.billing.sandbox`).
 
 Amounts of credits are shown with :func:`~quickscale.credits.amounts.for_people` (``1,000``);
 metadata and anything read back keep :func:`~quickscale.credits.amounts.display`.
+
+Longer than 500 lines on purpose: it is billing's whole schema, one model after another with
+the choices each uses, and the models refer to one another (a payment to its customer, price,
+subscription and refunds). Split up, the schema would be harder to read, not easier.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class Product(models.Model):
 
 
 class PriceKind(models.TextChoices):
+    """What a price sells: a pack of credits once, or a plan's credits each period."""
+
     #: A one-off price: a credit pack.
     PACK = "pack"
     #: A recurring price: a subscription plan granting credits each period.
@@ -73,6 +79,8 @@ class PriceKind(models.TextChoices):
 
 
 class PriceQuerySet(models.QuerySet["Price"]):
+    """Queries on prices."""
+
     def on_sale(self) -> PriceQuerySet:
         """Prices that can be bought: active, of an active product, selling credits."""
         return self.filter(
@@ -116,6 +124,7 @@ class Price(models.Model):
 
     @property
     def on_sale(self) -> bool:
+        """Whether the price can be bought now (as :meth:`PriceQuerySet.on_sale` selects)."""
         return bool(
             self.active
             and self.product.active
@@ -126,10 +135,12 @@ class Price(models.Model):
 
     @property
     def credits_display(self) -> str:
+        """The credits it sells, for people (``1,000``); ``-`` when it sells none."""
         return for_people(self.credits) if self.credits is not None else "-"
 
     @property
     def amount_display(self) -> str:
+        """The price with its currency (``19.99 USD``)."""
         return format_money(self.unit_amount, self.currency)
 
     @property
@@ -148,6 +159,8 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 
 
 def minor_unit_exponent(currency: str) -> int:
+    """The decimal places of the currency's smallest unit: 0 for the zero-decimal ones (``jpy``),
+    else 2."""
     return 0 if currency.lower() in ZERO_DECIMAL_CURRENCIES else 2
 
 
@@ -160,6 +173,8 @@ def format_money(amount: int | None, currency: str) -> str:
 
 
 class SubscriptionStatus(models.TextChoices):
+    """Stripe's subscription statuses."""
+
     INCOMPLETE = "incomplete"
     INCOMPLETE_EXPIRED = "incomplete_expired"
     TRIALING = "trialing"
@@ -224,15 +239,21 @@ class Subscription(models.Model):
 
     @property
     def is_live(self) -> bool:
+        """Whether the customer has the plan (see :data:`LIVE_STATUSES`)."""
         return self.status in LIVE_STATUSES
 
 
 class PaymentKind(models.TextChoices):
+    """What a payment paid for: a pack (a checkout session) or a subscription period (an
+    invoice)."""
+
     PACK = "pack"
     SUBSCRIPTION = "subscription"
 
 
 class PaymentStatus(models.TextChoices):
+    """Where a payment stands: paid, failed, or refunded in part or in full."""
+
     PAID = "paid"
     FAILED = "failed"
     PARTIALLY_REFUNDED = "partially_refunded"
@@ -321,22 +342,28 @@ class Payment(models.Model):
 
     @property
     def stripe_reference(self) -> str:
+        """The id of the checkout session or invoice the payment is for."""
         return self.checkout_session_id or self.invoice_id or ""
 
     @property
     def amount_display(self) -> str:
+        """The amount paid with its currency."""
         return format_money(self.amount, self.currency)
 
     @property
     def refunded_display(self) -> str:
+        """The amount refunded with its currency."""
         return format_money(self.amount_refunded, self.currency)
 
     @property
     def credits_display(self) -> str:
+        """The credits granted, for people."""
         return for_people(self.credits)
 
 
 class RefundStatus(models.TextChoices):
+    """Stripe's refund statuses."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     REQUIRES_ACTION = "requires_action"
@@ -379,18 +406,23 @@ class Refund(models.Model):
 
     @property
     def amount_display(self) -> str:
+        """The amount refunded with its currency."""
         return format_money(self.amount, self.currency)
 
     @property
     def clawed_back_display(self) -> str:
+        """The credits taken back, for people."""
         return for_people(self.credits_clawed_back)
 
     @property
     def shortfall_display(self) -> str:
+        """The credits that could not be taken back (spent already), for people."""
         return for_people(self.credits_shortfall)
 
 
 class EventStatus(models.TextChoices):
+    """Where a stored event stands in its processing."""
+
     #: Stored, waiting for its task.
     PENDING = "pending"
     PROCESSED = "processed"
@@ -448,11 +480,14 @@ class WebhookEvent(models.Model):
 
     @property
     def data_object(self) -> dict[str, Any]:
+        """The event's ``data.object``: the Stripe object it is about, as it was sent."""
         data: dict[str, Any] = self.payload.get("data", {}).get("object", {})
         return data
 
 
 class RejectReason(models.TextChoices):
+    """Why a webhook delivery was refused."""
+
     MISSING_SIGNATURE = "missing_signature"
     BAD_SIGNATURE = "bad_signature"
     EXPIRED_TIMESTAMP = "expired_timestamp"

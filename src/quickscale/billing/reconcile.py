@@ -59,6 +59,9 @@ class Difference:
 
 @dataclass(frozen=True)
 class Step:
+    """One comparison of :func:`reconcile`: its label, and the function finding its differences
+    (each with its repair)."""
+
     label: str
     find: Callable[[datetime], list[tuple[Difference, Callable[[], object]]]]
 
@@ -76,6 +79,8 @@ def _ours(data: Data, customers: set[str]) -> bool:
 
 
 def catalog_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
+    """Prices on sale at Stripe missing or out of date here, and prices active here that Stripe
+    no longer sells."""
     listed = list(
         _listed(
             get_client().v1.prices.list(
@@ -124,6 +129,8 @@ def _store_price(data: Data) -> Price:
 
 
 def subscription_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
+    """Our customers' subscriptions missing here or differing from Stripe's (status, price,
+    period end, cancellation)."""
     customers = set(Customer.objects.values_list("stripe_id", flat=True))
     local = {sub.stripe_id: sub for sub in Subscription.objects.select_related("price")}
     found: list[tuple[Difference, Callable[[], object]]] = []
@@ -170,6 +177,8 @@ def subscription_differences(since: datetime) -> list[tuple[Difference, Callable
 
 
 def payment_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
+    """Paid pack checkout sessions and subscription invoices of the window that were never
+    recorded (or credited)."""
     client = get_client()
     customers = set(Customer.objects.values_list("stripe_id", flat=True))
     created: Any = {"gte": int(since.timestamp())}
@@ -216,6 +225,8 @@ def _recorded_paid(**lookup: str) -> bool:
 
 
 def refund_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
+    """Refunds of the window, of charges that paid us, that were never recorded (one repair per
+    charge)."""
     created: Any = {"gte": int(since.timestamp())}
     recorded = set(Refund.objects.values_list("stripe_id", flat=True))
     found: list[tuple[Difference, Callable[[], object]]] = []
@@ -267,6 +278,7 @@ def _paid_for_us(intent_id: str | None) -> bool:
 
 
 def event_differences(since: datetime) -> list[tuple[Difference, Callable[[], object]]]:
+    """Our stored events that failed, or are still pending after :data:`STALE_EVENT`."""
     stale = timezone.now() - STALE_EVENT
     events = (
         WebhookEvent.objects.filter(
@@ -341,6 +353,7 @@ def _repair(difference: Difference, fix: Callable[[], object]) -> None:
 
 
 def summary(differences: Iterable[Difference]) -> dict[str, int]:
+    """The number of differences of each kind."""
     counts: dict[str, int] = {}
     for difference in differences:
         counts[difference.kind] = counts.get(difference.kind, 0) + 1

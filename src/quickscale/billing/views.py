@@ -89,6 +89,7 @@ def billing_enabled(view: View) -> View:
 
 
 def pricing_url() -> str:
+    """The pricing page's address."""
     return reverse("quickscale_billing:pricing")
 
 
@@ -208,6 +209,7 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
 @people_only
 @require_safe
 def checkout_canceled(request: HttpRequest) -> HttpResponse:
+    """Where Stripe sends a buyer who left the checkout: nothing was charged."""
     return render(request, "quickscale/billing/checkout_canceled.html")
 
 
@@ -238,6 +240,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @require_POST
 @billing_enabled
 def portal(request: HttpRequest) -> HttpResponse:
+    """Send the person to their Stripe Customer Portal."""
     try:
         url = checkout.portal_url(
             request.user, request.build_absolute_uri(reverse("quickscale_billing:account"))
@@ -251,6 +254,8 @@ def portal(request: HttpRequest) -> HttpResponse:
 @require_POST
 @billing_enabled
 def change_plan(request: HttpRequest) -> HttpResponse:
+    """Move the person's plan to the posted price, and say whether it applies now or once its
+    payment is made."""
     try:
         subscription = checkout.change_plan(request.user, request.POST.get("price", ""))
     except BillingError as error:
@@ -269,6 +274,7 @@ def change_plan(request: HttpRequest) -> HttpResponse:
 @require_POST
 @billing_enabled
 def cancel_plan(request: HttpRequest) -> HttpResponse:
+    """End the person's plan at the end of its period."""
     try:
         subscription = checkout.set_cancel_at_period_end(request.user, True)
     except BillingError as error:
@@ -288,6 +294,7 @@ def cancel_plan(request: HttpRequest) -> HttpResponse:
 @require_POST
 @billing_enabled
 def resume_plan(request: HttpRequest) -> HttpResponse:
+    """Undo a cancellation: the plan renews as usual."""
     try:
         checkout.set_cancel_at_period_end(request.user, False)
     except BillingError as error:

@@ -80,6 +80,8 @@ def billing_off(model_admin: Any, request: HttpRequest) -> bool:
 
 
 class CustomerAdmin(ReadOnlyAdmin, CustomerAdminBase):
+    """Each user's Stripe customer, found by its Stripe id or the user."""
+
     list_display = ("stripe_id", "user", "created_at")
     list_select_related = ("user",)
     ordering = ("-id",)
@@ -91,6 +93,8 @@ class CustomerAdmin(ReadOnlyAdmin, CustomerAdminBase):
 
 
 class ProductAdmin(ReadOnlyAdmin, ProductAdminBase):
+    """The products mirrored from Stripe."""
+
     list_display = ("name", "stripe_id", "active", "updated_at")
     list_filter = ("active",)
     search_fields = ("name", "=stripe_id")
@@ -100,6 +104,8 @@ class ProductAdmin(ReadOnlyAdmin, ProductAdminBase):
 
 
 class PriceAdmin(ReadOnlyAdmin, PriceAdminBase):
+    """The prices mirrored from Stripe, with the credits each sells and whether it is on sale."""
+
     list_display = (
         "__str__",
         "stripe_id",
@@ -145,6 +151,9 @@ class PriceAdmin(ReadOnlyAdmin, PriceAdminBase):
 
 
 class SubscriptionAdmin(ReadOnlyAdmin, SubscriptionAdminBase):
+    """Subscriptions as Stripe last described them; "Sync from Stripe" re-reads the selected
+    ones."""
+
     list_display = (
         "stripe_id",
         "user",
@@ -215,6 +224,8 @@ class SubscriptionAdmin(ReadOnlyAdmin, SubscriptionAdminBase):
 
 
 class RefundInline(RefundInlineBase):
+    """A payment's refunds, on the payment's page."""
+
     model = Refund
     extra = 0
     can_delete = False
@@ -244,6 +255,9 @@ class RefundInline(RefundInlineBase):
 
 
 class PaymentAdmin(RefundPaymentMixin, ReadOnlyAdmin, PaymentAdminBase):
+    """Payments and what they did to the credits (granted, taken back, short), with a "Refund"
+    page for a paid one."""
+
     list_display = (
         "created_at",
         "user",
@@ -310,6 +324,8 @@ class PaymentAdmin(RefundPaymentMixin, ReadOnlyAdmin, PaymentAdminBase):
 
 
 class RefundAdmin(ReadOnlyAdmin, RefundAdminBase):
+    """Refunds and the credits each took back."""
+
     list_display = (
         "stripe_id",
         "payment",
@@ -359,6 +375,8 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 class WebhookEventAdmin(ReadOnlyAdmin, EventAdminBase):
+    """The stored Stripe events with their payload; "Process again" replays the selected ones."""
+
     list_display = (
         "stripe_id",
         "type",
@@ -427,6 +445,8 @@ class WebhookEventAdmin(ReadOnlyAdmin, EventAdminBase):
 
 
 class RejectedDeliveryAdmin(ReadOnlyAdmin, RejectedAdminBase):
+    """Webhook deliveries refused with 400: why, from which address, and their body's digest."""
+
     list_display = ("received_at", "reason", "ip", "body_size", "detail")
     list_filter = ("reason",)
     search_fields = ("=ip", "=body_sha256")

@@ -66,6 +66,8 @@ class RefundPaymentMixin(PaymentAdminBase):
         return super().change_view(request, object_id, form_url, context)
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Refund" page: on a valid form, ask Stripe for the refund and go back to the
+        payment; a refusal or Stripe's failure is shown on the form."""
         if not self.has_refund_permission(request):
             raise PermissionDenied
         payment = self.get_object(request, unquote(object_id))

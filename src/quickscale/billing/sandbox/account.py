@@ -75,9 +75,11 @@ class Account:
         return int(timezone.now().timestamp())
 
     def get(self, collection: str, stripe_id: str, *, for_update: bool = False) -> Data | None:
+        """The stored object, or ``None``; ``for_update`` locks it until the transaction ends."""
         return self.store.load(collection, stripe_id, for_update=for_update)
 
     def save(self, collection: str, data: Data) -> Data:
+        """Store a changed object; returns it."""
         return self.store.save(collection, data)
 
     def add(self, collection: str, data: Data) -> Data:
@@ -93,6 +95,7 @@ class Account:
         return reverse("quickscale_billing:sandbox_checkout", args=[session_id])
 
     def portal_url(self, session_id: str) -> str:
+        """Where a Customer Portal session sends the customer: the sandbox's portal page."""
         return reverse("quickscale_billing:sandbox_portal", args=[session_id])
 
     # -- the catalog and customers ---------------------------------------------------------
@@ -100,6 +103,7 @@ class Account:
     def product(
         self, name: str, *, credits: str | None = None, active: bool = True, description: str = ""
     ) -> Data:
+        """A new product; ``credits`` goes in its metadata, as the catalog reads it."""
         return self.add(
             "products",
             {
@@ -123,6 +127,7 @@ class Account:
         active: bool = True,
         nickname: str | None = None,
     ) -> Data:
+        """A new price of ``product``: a pack, or a plan when ``interval`` is given."""
         return self.add(
             "prices",
             {
@@ -148,6 +153,7 @@ class Account:
         )
 
     def customer(self, user: Any) -> Data:
+        """A new customer for the user, with the user's id in its metadata."""
         return self.add(
             "customers",
             {
@@ -190,6 +196,7 @@ class Account:
         return charge
 
     def line_item(self, price: Data, quantity: int = 1) -> Data:
+        """A checkout line item buying ``quantity`` of ``price`` (not stored on its own)."""
         return {
             "id": self.store.new_id("li"),
             "object": "item",
@@ -253,6 +260,8 @@ class Account:
         period_end: int | None = None,
         metadata: Data | None = None,
     ) -> Data:
+        """A new subscription of ``customer`` to ``price``, for one period from ``period_start``
+        (now by default)."""
         # Imported here: lifecycle builds on this module.
         from quickscale.billing.sandbox.lifecycle import period_after
 
@@ -332,6 +341,8 @@ class Account:
     def invoice_line(
         self, subscription: Data, price: Data, start: int, end: int, proration: bool
     ) -> Data:
+        """An invoice line charging ``price`` for the period from ``start`` to ``end`` (a
+        proration or not)."""
         return {
             "id": self.store.new_id("il"),
             "object": "line_item",

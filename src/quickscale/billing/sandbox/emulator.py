@@ -125,15 +125,19 @@ class Emulator(Account, stripe.HTTPClient):
 
     @staticmethod
     def unrecognised(method: str, path: str) -> ApiError:
+        """The error for a request the sandbox does not emulate."""
         return ApiError(404, f"The payment sandbox does not emulate {method} /v1/{path}.", code="")
 
     @staticmethod
     def missing(path: str) -> ApiError:
+        """Stripe's ``resource_missing`` error."""
         return ApiError(404, f"No such object: '{path}'", code="resource_missing")
 
     # -- reading ------------------------------------------------------------------------------
 
     def read(self, path: str, params: Data) -> Data:
+        """Answer a GET: a list, a checkout session's line items, or one object (expanded as
+        asked)."""
         if path.startswith("checkout/sessions/") and path.endswith("/line_items"):
             session = self.get("checkout/sessions", path.split("/")[2])
             if session is None:
@@ -148,6 +152,8 @@ class Emulator(Account, stripe.HTTPClient):
         return self.expand(public(found), params.get("expand"))
 
     def expand(self, data: Data, expand: Any) -> Data:
+        """A copy of the object with the fields named by ``expand`` replaced by the objects they
+        refer to."""
         data = copy.deepcopy(data)
         for path in expand or []:
             field = path.removeprefix("data.")
@@ -159,6 +165,7 @@ class Emulator(Account, stripe.HTTPClient):
         return data
 
     def page(self, path: str, items: list[Data], params: Data) -> Data:
+        """One page of a list, as Stripe pages it (``limit``, ``starting_after``)."""
         limit = int(params.get("limit") or 10)
         after = params.get("starting_after")
         if after:
@@ -215,6 +222,7 @@ class Emulator(Account, stripe.HTTPClient):
         return status, body, {}
 
     def write(self, path: str, params: Data) -> tuple[int, Data]:
+        """Answer a POST: create or update the object, and publish the events the change makes."""
         events: list[Data] = []
         collection, _, stripe_id = path.rpartition("/")
         if path == "customers":

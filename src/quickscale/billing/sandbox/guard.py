@@ -52,6 +52,7 @@ def environment() -> str:
 
 
 def stripe_keys_set() -> list[str]:
+    """The Stripe settings that are set."""
     return [name for name in STRIPE_KEYS if getattr(settings, name, "")]
 
 

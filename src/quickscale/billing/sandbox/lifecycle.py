@@ -31,6 +31,7 @@ SUBSCRIPTION_METADATA = "_subscription_metadata"
 
 
 def truthy(value: Any) -> bool:
+    """A form-encoded boolean parameter: ``"true"`` is true."""
     return str(value).lower() == "true"
 
 
@@ -73,6 +74,8 @@ def _price(account: Account, price_id: Any) -> Data:
 
 
 def create_checkout_session(account: Account, params: Data) -> Data:
+    """``POST /v1/checkout/sessions``: an open session for the line items, sending the buyer to
+    the sandbox's checkout page."""
     items = [
         account.line_item(_price(account, item.get("price")), int(item.get("quantity") or 1))
         for item in params.get("line_items") or []
@@ -106,6 +109,8 @@ def create_checkout_session(account: Account, params: Data) -> Data:
 
 
 def create_portal_session(account: Account, params: Data) -> Data:
+    """``POST /v1/billing_portal/sessions``: a session sending the customer to the sandbox's
+    portal page."""
     session = account.add(
         "billing_portal/sessions",
         {

@@ -45,7 +45,8 @@ class Store(ABC):
         it is ``data``. A second claim of an id waits for the first one's transaction."""
 
     @abstractmethod
-    def remove(self, collection: str, stripe_id: str) -> None: ...
+    def remove(self, collection: str, stripe_id: str) -> None:
+        """Delete the object, if there is one."""
 
     @abstractmethod
     def objects(self, collection: str) -> list[Data]:

@@ -30,6 +30,7 @@ MAX_DAYS = 3650
 
 
 def days_argument(text: str) -> int:
+    """Parse ``--days``: a whole number of days from 1 to :data:`MAX_DAYS`."""
     try:
         days = int(text)
     except ValueError:
