@@ -26,6 +26,7 @@ from quickscale.audit.exceptions import InvalidAuditArgument
 from quickscale.audit.models import AuditEvent, Outcome
 from quickscale.core import events
 from quickscale.core.context import Actor, Context, current, request_context
+from quickscale.core.db import fetch_one
 
 __all__ = [
     "CURRENT",
@@ -214,11 +215,13 @@ def _insert(using: str, values: dict[str, Any]) -> tuple[int, datetime | None]:
         json.dumps(values[column]) if column in JSON_COLUMNS else values[column]
         for column in COLUMNS
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if not returning:
+    if not returning:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return int(cursor.lastrowid), None
-        pk, occurred_at = cursor.fetchone()
+    row = fetch_one(connection, sql, params)  # prepared once per connection on PostgreSQL
+    assert row is not None  # an INSERT ... RETURNING returns its row
+    pk, occurred_at = row
     # SQLite returns the UTC time it stored, naive (or as text, without Django's converters).
     if isinstance(occurred_at, str):
         occurred_at = parse_datetime(occurred_at)

@@ -72,12 +72,12 @@ def debit(
         # Inside the caller's transaction, a savepoint only where a replay needs one (an
         # idempotency key): a refusal is raised once the block is left, so it changes nothing.
         with transaction.atomic(using=database(), savepoint=idempotency_key is not None):
-            entry = _without_grants(key, amount, shared, fingerprint)
-            if entry is None:
-                entry = _with_grants(key, amount, shared, fingerprint)
-        if isinstance(entry, InsufficientCredits):
-            raise entry
-        return entry
+            outcome = _without_grants(key, amount, shared, fingerprint) or _with_grants(
+                key, amount, shared, fingerprint
+            )
+        if isinstance(outcome, InsufficientCredits):
+            raise outcome
+        return outcome
 
     return idempotent(key, shared, fingerprint, write)
 
