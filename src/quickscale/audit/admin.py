@@ -79,6 +79,8 @@ def _estimate(queryset: QuerySet[Any]) -> int:
 
 
 class ActionFamilyFilter(admin.SimpleListFilter):
+    """Events of one action family (``credits.*``), found by an indexed prefix search."""
+
     title = _("action")
     parameter_name = "family"
 
@@ -110,6 +112,8 @@ class OccurredFilter(admin.SimpleListFilter):
 
 
 class SealedFilter(admin.SimpleListFilter):
+    """Events already sealed into the hash chain, or not yet."""
+
     title = _("sealed")
     parameter_name = "sealed"
 
@@ -125,6 +129,9 @@ class SealedFilter(admin.SimpleListFilter):
 
 
 class AuditEventAdmin(AuditEventAdminBase):
+    """The audit log, read-only and newest first: exact searches on indexed columns, and past
+    :data:`EXACT_COUNT_LIMIT` matching events a count that is PostgreSQL's estimate."""
+
     list_display = (
         "id",
         "occurred_at",

@@ -11,6 +11,10 @@ from quickscale.core import maintenance
 
 
 class AuditConfig(AppConfig):
+    """Registers the audit log's system checks and receivers, keeps its capture triggers in
+    step after each ``migrate``, hands the context to new PostgreSQL connections and adds
+    sealing to the maintenance sweep."""
+
     name = "quickscale.audit"
     label = "quickscale_audit"
     verbose_name = "QuickScale audit log"

@@ -173,6 +173,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
+        """Whether the chain checked out (no problem was found)."""
         return not self.problem
 
 

@@ -27,6 +27,9 @@ def _strings(value: Any) -> bool:
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """The audit log's settings: the seal batch size and retention days, ``CAPTURE`` and
+    ``EXCLUDE`` as lists of action names or prefixes, ``MASKED_FIELDS`` and
+    ``TRIGGER_MODELS`` (installed models, the log itself left out)."""
     errors = [
         error
         for error in (

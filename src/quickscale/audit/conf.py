@@ -12,6 +12,8 @@ __all__ = ["AuditAppConf", "settings"]
 
 
 class AuditAppConf(AppConf):
+    """The defaults of the audit log's settings (``QUICKSCALE_AUDIT_*``)."""
+
     #: Rows hashed into the chain per sealing step.
     SEAL_BATCH_SIZE = 1000
     #: Days events are kept by the prune command; None keeps them forever.

@@ -6,6 +6,8 @@ from quickscale.core.errors import QuickScaleError
 
 
 class AuditError(QuickScaleError):
+    """Base class of the audit log's errors."""
+
     code = "audit_error"
 
 

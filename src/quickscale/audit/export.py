@@ -43,11 +43,14 @@ def events(queryset: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]:
 
 
 def jsonl_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """The rows as JSON Lines: one JSON object per event, each on its own line."""
     for row in rows:
         yield json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False) + "\n"
 
 
 def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """The rows as CSV, the header first, then a line per event (see the module docstring for
+    the JSON columns and the cells that could be formulas)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(FIELDS)

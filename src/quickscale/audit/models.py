@@ -20,17 +20,24 @@ from quickscale.audit.exceptions import AppendOnly
 
 
 class Outcome(models.TextChoices):
+    """Whether the action an event records succeeded or failed."""
+
     SUCCESS = "success", _("success")
     FAILURE = "failure", _("failure")
 
 
 class ActorType(models.TextChoices):
+    """Who acted: a user, a user through one of their API keys, or the system."""
+
     USER = "user", _("user")
     API_KEY = "api_key", _("API key")
     SYSTEM = "system", _("system")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Queries on events, which are append-only: ``update()`` and ``delete()`` raise
+    ``AppendOnly`` (``manage.py audit prune`` removes old events)."""
+
     def update(self, **kwargs: Any) -> int:
         raise AppendOnly("Audit events are append-only and cannot be updated.")
 
@@ -41,6 +48,9 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
+    """One recorded action: who did it (from where, in which request), to what, how it ended
+    and what it changed. Sealing later gives it its place in the hash chain."""
+
     occurred_at = models.DateTimeField(_("occurred at"), db_default=Now(), editable=False)
     #: Dotted, e.g. ``apikey.revoked`` or ``credits.granted``.
     action = models.CharField(_("action"), max_length=100)
@@ -131,6 +141,7 @@ class AuditEvent(models.Model):
 
     @property
     def sealed(self) -> bool:
+        """Whether the event has been sealed into the hash chain."""
         return self.row_hash is not None
 
 

@@ -53,6 +53,7 @@ def connect() -> None:
 
 
 def connect_allauth() -> None:
+    """Connect a receiver to each django-allauth signal of :data:`ALLAUTH_ACTIONS`."""
     from allauth.account import signals as allauth_signals
 
     for name, action in ALLAUTH_ACTIONS.items():
@@ -65,11 +66,14 @@ def connect_allauth() -> None:
 
 
 def logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """Record ``auth.login``, the user who signed in as actor and target."""
     if user is not None and captures("auth.login"):
         record("auth.login", actor=user, target=user, request=request)
 
 
 def logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """Record ``auth.logout``, the user who signed out as actor and target (nothing for a
+    visitor who was not signed in)."""
     if user is not None and captures("auth.logout"):
         record("auth.logout", actor=user, target=user, request=request)
 

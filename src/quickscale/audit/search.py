@@ -24,6 +24,9 @@ TARGET_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*\.[a-z0-9_]+")
 
 
 class EventFilterForm(forms.Form):
+    """The filters of a search of the log: the action (exact, or a family), the actor and its
+    type, the target, the outcome, the request id and the time range."""
+
     action = forms.CharField(
         label=_("Action"),
         required=False,

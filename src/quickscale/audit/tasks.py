@@ -15,5 +15,6 @@ if task is not None:
 
     @task()
     def seal_audit_log() -> int:
+        """Seal every event not sealed yet, as the system; returns how many were sealed."""
         with context(actor=Actor.system("task seal_audit_log"), request_id=new_request_id()):
             return chain.seal()

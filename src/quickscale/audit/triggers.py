@@ -99,6 +99,9 @@ $$;
 
 @dataclass(frozen=True)
 class Captured:
+    """A model of ``QUICKSCALE_AUDIT_TRIGGER_MODELS`` as its trigger sees it: its label, its
+    table, its primary key column and the columns whose values are masked."""
+
     label: str
     table: str
     pk_column: str

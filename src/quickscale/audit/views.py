@@ -34,6 +34,8 @@ def _may_read(user: Any) -> bool:
 
 
 def staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A view decorator: only active staff with the audit log's view permission may open the
+    page (visitors are sent to log in, others get 403), with GET or HEAD, never cached."""
     guarded = allow_only(_may_read, "The audit log is for staff with its view permission.")
     return never_cache(require_safe(guarded(view)))
 
@@ -47,6 +49,7 @@ def _filters(request: HttpRequest) -> EventFilterForm:
 
 @staff_only
 def event_list(request: HttpRequest) -> HttpResponse:
+    """The staff page: the events a search finds, newest first, a page at a time."""
     form = _filters(request)
     events: list[AuditEvent] = []
     next_before: int | None = None

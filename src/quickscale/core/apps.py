@@ -5,6 +5,9 @@ from django.core import checks
 
 
 class CoreConfig(AppConfig):
+    """Installs core's settings and registers its system checks, those of ``check --deploy``
+    included."""
+
     name = "quickscale.core"
     label = "quickscale_core"
     verbose_name = "QuickScale core"

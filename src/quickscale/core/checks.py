@@ -61,6 +61,8 @@ def integer_setting_error(
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """Core's settings: the trusted proxies a list of IP networks, the request id header a
+    non-empty name, ``PREPARED_STATEMENTS`` True or False."""
     errors: list[checks.CheckMessage] = []
     proxies = settings.QUICKSCALE_CORE_TRUSTED_PROXIES
     if isinstance(proxies, str) or not isinstance(proxies, (list, tuple)):

@@ -16,6 +16,10 @@ from quickscale.core.errors import QuickScaleError
 
 
 class SubcommandCommand(BaseCommand):
+    """A management command made of subcommands: ``handle`` calls ``handle_<subcommand>`` as a
+    ``system`` actor (unless the caller has one), and a ``QuickScaleError`` ends it as a
+    ``CommandError`` with :meth:`describe`'s message."""
+
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         handler = getattr(self, f"handle_{subcommand}")
         name = self.__module__.rpartition(".")[2]

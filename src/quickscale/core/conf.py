@@ -12,6 +12,8 @@ __all__ = ["CoreAppConf", "settings"]
 
 
 class CoreAppConf(AppConf):
+    """The defaults of core's settings (``QUICKSCALE_CORE_*``)."""
+
     #: Networks (CIDR strings) of reverse proxies whose X-Forwarded-For header is believed.
     #: Empty means the TCP peer address is always the client address.
     TRUSTED_PROXIES: list[str] = []

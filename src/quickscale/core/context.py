@@ -73,6 +73,8 @@ class Actor:
 
     @classmethod
     def system(cls, label: str) -> Actor:
+        """The system acting as ``label`` (the command or task), run by the current
+        operating-system account when it has a name."""
         return cls(SYSTEM, _os_account(), _text(label))
 
 
@@ -91,6 +93,8 @@ class Context:
 
     @property
     def actor(self) -> Actor | None:
+        """The :class:`Actor`, got from :attr:`actor_source` when that is a callable; ``None``
+        when nobody is known."""
         source = self.actor_source
         if source is None or isinstance(source, Actor):
             return source
@@ -112,6 +116,7 @@ def bind(value: Context) -> Token[Context]:
 
 
 def reset(token: Token[Context]) -> None:
+    """Make current again the context :func:`bind` replaced when it returned ``token``."""
     _current.reset(token)
 
 
@@ -149,6 +154,7 @@ def context(
 
 
 def new_request_id() -> str:
+    """A fresh request id: 32 random hexadecimal digits."""
     return uuid.uuid4().hex
 
 

@@ -50,6 +50,8 @@ class OneTimeForm(forms.Form):
 
     @property
     def idempotency_key(self) -> str:
+        """The key to hand the operation: :attr:`key_prefix` and the form's token. Read it on a
+        valid form only."""
         return f"{self.key_prefix}-{self.cleaned_data['token']}"
 
     def renew_token(self) -> None:

@@ -18,6 +18,8 @@ from quickscale.core.errors import QuickScaleError
 def error_response(
     error: QuickScaleError, *, status: int | None = None, headers: dict[str, str] | None = None
 ) -> JsonResponse:
+    """The JSON response for ``error``: its body, its class's status unless ``status`` is
+    given, ``Cache-Control: no-store`` and any extra ``headers``."""
     response = JsonResponse(error.as_dict(), status=status or error.status)
     response["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():

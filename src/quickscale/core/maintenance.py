@@ -54,6 +54,7 @@ def register(name: str, run: Callable[[datetime], Any], *, order: int) -> None:
 
 
 def jobs() -> list[Job]:
+    """The registered jobs in the order the sweep runs them: by ``order``, then by name."""
     return sorted(_jobs.values(), key=lambda job: (job.order, job.name))
 
 

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 
 class RequestContextMiddleware:
+    """Runs each request in its context (:func:`~quickscale.core.context.request_context`),
+    sets ``request.request_id`` and sends it back in the request id header of the response,
+    unless the response has one already."""
+
     sync_capable = True
     async_capable = True
 

@@ -72,6 +72,9 @@ def credits_column(name: str, description: Any) -> Callable[[Any, Any], Decimal 
 
 
 class AdjustCreditsForm(OneTimeForm):
+    """The "Adjust credits" form: a signed amount (``25`` adds credits, ``-25`` removes
+    available ones) and the reason recorded with it."""
+
     key_prefix = "admin-adjust"
 
     amount = forms.CharField(
@@ -122,6 +125,9 @@ class AccountFilter(admin.SimpleListFilter):
 
 
 class ExpiredFilter(admin.SimpleListFilter):
+    """Grants whose expiry has passed ("Yes"), or that have not expired yet or never will
+    ("No")."""
+
     title = _("expired")
     parameter_name = "expired"
 
@@ -153,6 +159,10 @@ class ReadOnlyAdmin:
 
 
 class CreditAccountAdmin(ReadOnlyAdmin, AccountAdminBase):
+    """Each user's balance, held and available credits, with their live grants and latest
+    entries; "Adjust credits" changes one account (its button) or the selected ones through
+    the ledger."""
+
     list_display = ("owner", "balance_credits", "held_credits", "available", "updated_at")
     list_select_related = ("owner",)
     ordering = ("-id",)
@@ -457,6 +467,8 @@ def _table(headers: Sequence[Any], rows: Any) -> SafeString:
 
 
 class CreditGrantAdmin(ReadOnlyAdmin, GrantAdminBase):
+    """The grants: where the credits came from, what is left of each and when it expires."""
+
     list_display = (
         "id",
         "owner",
@@ -495,6 +507,8 @@ class CreditGrantAdmin(ReadOnlyAdmin, GrantAdminBase):
 
 
 class CreditHoldAdmin(ReadOnlyAdmin, HoldAdminBase):
+    """The holds: credits reserved for work under way, and what was captured of each."""
+
     list_display = (
         "id",
         "owner",
@@ -533,6 +547,8 @@ class CreditHoldAdmin(ReadOnlyAdmin, HoldAdminBase):
 
 
 class CreditTransactionAdmin(ReadOnlyAdmin, TransactionAdminBase):
+    """The ledger entries, found by owner, reference or idempotency key."""
+
     list_display = (
         "id",
         "created_at",

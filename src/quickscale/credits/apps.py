@@ -9,6 +9,9 @@ from quickscale.core import maintenance
 
 
 class CreditsConfig(AppConfig):
+    """Registers the ledger's system checks (its settings, the routing of its tables, the
+    database) and its part of the maintenance sweep."""
+
     name = "quickscale.credits"
     label = "quickscale_credits"
     verbose_name = "QuickScale credits"

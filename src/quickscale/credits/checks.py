@@ -17,6 +17,8 @@ from quickscale.credits.models import GrantSource
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """The ledger's settings: the decimal places (0 to 8), the hold timeout, the largest amount
+    of one operation and the expiry days of each grant source."""
     errors = [
         error
         for error in (

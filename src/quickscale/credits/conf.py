@@ -14,6 +14,8 @@ __all__ = ["CreditsAppConf", "settings"]
 
 
 class CreditsAppConf(AppConf):
+    """The defaults of the ledger's settings (``QUICKSCALE_CREDITS_*``)."""
+
     #: Decimal places of every credit amount; amounts with more places are refused (at most 8,
     #: which is what the database columns store).
     DECIMAL_PLACES = 2

@@ -12,11 +12,18 @@ class CreditError(QuickScaleError):
 
 
 class InvalidAmount(CreditError):
+    """An amount the ledger refuses: not a ``Decimal`` or integer, not above zero, larger than
+    ``QUICKSCALE_CREDITS_MAX_AMOUNT`` or with too many decimal places, or one that would take
+    the balance past its limit. ``details["field"]`` names it."""
+
     code = "invalid_amount"
     status = 400
 
 
 class InsufficientCredits(CreditError):
+    """The account has fewer available credits than the operation needs; ``details`` gives
+    both (``available`` and ``required``)."""
+
     code = "insufficient_credits"
     status = 402
 
@@ -37,6 +44,9 @@ class InvalidOperation(CreditError):
 
 
 class InvalidArgument(CreditError):
+    """An argument other than an amount that the ledger cannot use (an unknown owner, an
+    adjustment without a reason, a naive ``expires_at``, metadata that is not JSON...)."""
+
     code = "invalid_argument"
     status = 400
 

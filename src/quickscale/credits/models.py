@@ -25,10 +25,16 @@ from quickscale.credits.amounts import MAX_DIGITS, STORED_PLACES, display
 
 
 def money(**kwargs: object) -> models.DecimalField:  # type: ignore[type-arg]
+    """A column for an amount of credits: ``MAX_DIGITS`` digits, ``STORED_PLACES`` of them
+    decimal places, whatever ``DECIMAL_PLACES`` is set to."""
     return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=STORED_PLACES, **kwargs)  # type: ignore[arg-type]
 
 
 class CreditAccount(models.Model):
+    """A user's credits: the balance, the part of it holds reserve, and what debits spent that
+    is not yet taken from grants. Each change is made with the ``CreditTransaction`` that
+    explains it."""
+
     owner = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -69,10 +75,13 @@ class CreditAccount(models.Model):
 
     @property
     def available(self) -> Decimal:
+        """The credits the owner can spend: the balance less what holds reserve."""
         return self.balance - self.held
 
 
 class GrantSource(models.TextChoices):
+    """Where a grant's credits come from."""
+
     PURCHASE = "purchase"
     SUBSCRIPTION = "subscription"
     PROMOTION = "promotion"
@@ -81,6 +90,9 @@ class GrantSource(models.TextChoices):
 
 
 class CreditGrant(models.Model):
+    """Credits from one source, spent by priority, then earliest expiry, then age; what is left
+    of them expires at ``expires_at`` (``expired_at`` says when the sweep did it)."""
+
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="grants")
     source = models.CharField(max_length=20, choices=GrantSource.choices)
     amount = money()
@@ -128,6 +140,9 @@ class CreditGrant(models.Model):
 
 
 class HoldState(models.TextChoices):
+    """Where a hold stands: active (its credits reserved), captured, released, or expired
+    (released by the sweep once it ran out)."""
+
     ACTIVE = "active"
     CAPTURED = "captured"
     RELEASED = "released"
@@ -135,6 +150,10 @@ class HoldState(models.TextChoices):
 
 
 class CreditHold(models.Model):
+    """Credits reserved from an account's grants until they are captured (in whole or in
+    part, the rest given back) or released; the sweep releases it once ``expires_at`` has
+    passed."""
+
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="holds")
     amount = money()
     captured = money(null=True, blank=True)
@@ -173,6 +192,8 @@ class CreditHold(models.Model):
 
 
 class TransactionKind(models.TextChoices):
+    """What a ledger entry records."""
+
     GRANT = "grant"
     DEBIT = "debit"
     HOLD = "hold"
@@ -187,6 +208,9 @@ class TransactionKind(models.TextChoices):
 
 
 class CreditTransactionQuerySet(models.QuerySet["CreditTransaction"]):
+    """Queries on ledger entries, which are append-only: ``update()`` and ``delete()`` raise
+    ``TypeError``."""
+
     def update(self, **kwargs: Any) -> int:
         raise TypeError("Credit transactions are append-only and cannot be updated.")
 

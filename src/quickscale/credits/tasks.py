@@ -15,4 +15,5 @@ if task is not None:
 
     @task()
     def sweep_credits() -> dict[str, int]:
+        """Expire due grants and release the holds that ran out; returns how many of each."""
         return ledger.sweep()

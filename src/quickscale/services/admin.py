@@ -64,6 +64,7 @@ def validate_price(value: Decimal | None) -> None:
 
 
 def service_class(entry: Service) -> type[BaseService] | None:
+    """The class registered for a catalog entry, or ``None`` when its code is gone."""
     try:
         return registry.get(entry.slug)
     except ServiceNotFound:
@@ -71,6 +72,9 @@ def service_class(entry: Service) -> type[BaseService] | None:
 
 
 class ServiceAdmin(ServiceAdminBase):
+    """The catalog: staff switch services on and off and override their price, which takes
+    effect on the next run; each change is announced like an edit."""
+
     list_display = (
         "name",
         "slug",
@@ -211,6 +215,8 @@ class ModeFilter(admin.SimpleListFilter):
 
 
 class ServiceRunAdmin(ReadOnlyAdmin, ServiceRunAdminBase):
+    """The runs, read-only: who ran which service, how it ended, what it cost and returned."""
+
     list_display = (
         "id",
         "user",

@@ -13,6 +13,10 @@ from quickscale.core.checks import dependency_check
 
 
 class ServicesConfig(AppConfig):
+    """Registers the services' system checks, imports every app's ``services.py`` (unless
+    ``QUICKSCALE_SERVICES_AUTODISCOVER`` is off), keeps the catalog in step after each
+    ``migrate`` and adds the services' part of the maintenance sweep."""
+
     name = "quickscale.services"
     label = "quickscale_services"
     verbose_name = "QuickScale services"

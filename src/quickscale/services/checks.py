@@ -17,6 +17,8 @@ from quickscale.core.checks import integer_setting_error
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """The services' settings: ``AUTODISCOVER`` True or False, ``DEFAULT_TIMEOUT`` a whole
+    number of seconds of at least 1."""
     errors: list[checks.CheckMessage] = []
     if not isinstance(settings.QUICKSCALE_SERVICES_AUTODISCOVER, bool):
         errors.append(

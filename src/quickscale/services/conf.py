@@ -12,6 +12,8 @@ __all__ = ["ServicesAppConf", "settings"]
 
 
 class ServicesAppConf(AppConf):
+    """The defaults of the services' settings (``QUICKSCALE_SERVICES_*``)."""
+
     #: Import ``services.py`` from every installed app at start-up.
     AUTODISCOVER = True
     #: Seconds a held service may run before it counts as failed and its hold is released.

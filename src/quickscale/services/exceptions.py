@@ -6,10 +6,14 @@ from quickscale.core.errors import QuickScaleError
 
 
 class ServiceError(QuickScaleError):
+    """Base class of the errors of the services framework."""
+
     code = "service_error"
 
 
 class ServiceNotFound(ServiceError):
+    """No service is registered with the slug; ``details["service"]`` gives it."""
+
     code = "service_not_found"
     status = 404
 
@@ -30,6 +34,9 @@ class InvalidInput(ServiceError):
 
 
 class ServiceTimeout(ServiceError):
+    """The service did not finish within its timeout (or outlived its hold): the run fails
+    and nothing is charged."""
+
     code = "service_timeout"
     status = 504
 

@@ -54,6 +54,10 @@ QUEUE_RETRY_AFTER = 10
 
 
 def run_held(user: Any, prepared: Prepared, key: str | None, raw: dict[str, Any]) -> ServiceRun:
+    """Run ``prepared`` for ``user`` with its cost held (see the module docstring) and return
+    the run: finished, or for a ``run_async`` service as the task backend left it (``queued``
+    until a worker starts it). Raises ``InsufficientCredits`` (nothing recorded) when the cost
+    cannot be held, and :class:`QueueUnavailable` when the run cannot be queued."""
     service = prepared.service
     queued = service.run_async
     now = timezone.now()
@@ -255,6 +259,8 @@ def _lock(run: ServiceRun) -> None:
 
 
 def fail(run: ServiceRun, started: float | None, message: str) -> ServiceRun:
+    """Fail ``run`` at no cost with ``message`` as its error, releasing its hold if it is still
+    active, and return it. ``started`` (a ``time.monotonic()`` reading) gives its duration."""
     with transaction.atomic():
         _lock(run)
         if run.hold_id is not None:

@@ -17,6 +17,9 @@ from quickscale.credits.amounts import MAX_DIGITS, STORED_PLACES
 
 
 class Service(models.Model):
+    """A registered service as the catalog lists it: staff enable or disable it and may
+    override its price. ``registered`` turns False when its class is gone."""
+
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -52,6 +55,8 @@ class Service(models.Model):
 
 
 class RunStatus(models.TextChoices):
+    """Where a run stands: queued (waiting for a worker), running, succeeded or failed."""
+
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -59,11 +64,17 @@ class RunStatus(models.TextChoices):
 
 
 class RunMode(models.TextChoices):
+    """How a run is charged: ``held`` holds its cost while it runs, then captures what it
+    charged; ``inline`` debits it in the transaction the service runs in."""
+
     HELD = "held"
     INLINE = "inline"
 
 
 class ServiceRun(models.Model):
+    """One run of a service for a user: its status, the credits reserved and charged (with
+    their hold and ledger entry), its output or error, and its times."""
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_runs"
     )

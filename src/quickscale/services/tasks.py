@@ -12,6 +12,8 @@ if task is not None:
 
     @task()
     def perform_run(run_id: int, data: dict[str, Any]) -> str | None:
+        """Start the queued run ``run_id`` on its input ``data``; returns the run's status, or
+        ``None`` when it was no longer queued (a duplicate delivery)."""
         run = execution.perform_queued(run_id, data)
         return None if run is None else run.status
 

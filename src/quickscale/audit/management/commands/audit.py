@@ -34,6 +34,7 @@ MAX_DAYS = 36500
 
 
 def positive_int(text: str) -> int:
+    """Parse a whole number of at least 1 (``--batch-size``)."""
     try:
         value = int(text)
     except ValueError:
@@ -44,6 +45,7 @@ def positive_int(text: str) -> int:
 
 
 def days(text: str) -> int:
+    """Parse ``--older-than-days``: a whole number of days from 1 to :data:`MAX_DAYS`."""
     value = positive_int(text)
     if value > MAX_DAYS:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_DAYS} days, not {text!r}")

@@ -21,6 +21,7 @@ from quickscale.core.errors import QuickScaleError
 
 
 def seconds(text: str) -> int:
+    """Parse ``--every``: a whole number of seconds from 1 to 86400."""
     try:
         value = int(text)
     except ValueError:

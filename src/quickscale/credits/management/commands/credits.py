@@ -31,6 +31,7 @@ MAX_DAYS = 36500
 
 
 def positive_days(text: str) -> int:
+    """Parse ``--expires-in-days``: a whole number of days from 1 to :data:`MAX_DAYS`."""
     try:
         days = int(text)
     except ValueError:
@@ -43,6 +44,8 @@ def positive_days(text: str) -> int:
 
 
 def amount_argument(text: str) -> Decimal:
+    """Parse an amount given on the command line; one the ledger would refuse ends the command
+    with a ``CommandError`` saying why."""
     try:
         return parse_amount(text)
     except QuickScaleError as error:

@@ -39,12 +39,15 @@ def price_label(service: type[BaseService] | None, entry: Service | None) -> str
 
 
 def mode_label(service: type[BaseService] | None) -> str:
+    """A service's mode for ``list`` (``held, async`` for one run in the background); ``-``
+    when its code is gone."""
     if service is None:
         return "-"
     return f"{service.mode}, async" if service.run_async else service.mode
 
 
 def yes_no(value: bool) -> str:
+    """``yes`` or ``no``, for ``list``."""
     return "yes" if value else "no"
 
 
