@@ -1,21 +1,12 @@
-"""The credit ledger in the Django admin: read-only views of every table, and "Adjust credits".
-
-Nothing here writes the credit tables directly: the only change the admin can make is an
-adjustment through :func:`quickscale.credits.ledger.adjust`, which records who made it and
-why. Every changelist runs a fixed number of queries whatever the number of rows (balances are
-stored, owners are joined, full result counts are skipped), so the pages stay usable at
-millions of ledger entries.
-"""
+"""The credit accounts' admin: balances, recent activity and the "Adjust credits" action."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.apps import apps
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import display_for_value, unquote
@@ -33,129 +24,24 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from quickscale.core.errors import QuickScaleError
-from quickscale.core.forms import OneTimeForm
 from quickscale.core.users import owner_search_fields
 from quickscale.credits import ledger
-from quickscale.credits.amounts import parse_amount
-from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits, InvalidAmount
+from quickscale.credits.admin.common import (
+    MAX_BULK_ADJUST,
+    RECENT_ROWS,
+    AccountFilter,
+    AdjustCreditsForm,
+    ReadOnlyAdmin,
+    credits_column,
+    shown,
+)
+from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.credits.models import CreditAccount, CreditGrant, CreditHold, CreditTransaction
 
 if TYPE_CHECKING:
     AccountAdminBase = admin.ModelAdmin[CreditAccount]
-    GrantAdminBase = admin.ModelAdmin[CreditGrant]
-    HoldAdminBase = admin.ModelAdmin[CreditHold]
-    TransactionAdminBase = admin.ModelAdmin[CreditTransaction]
 else:
-    AccountAdminBase = GrantAdminBase = HoldAdminBase = TransactionAdminBase = admin.ModelAdmin
-
-#: The most accounts one "Adjust credits" action changes (in one transaction); larger batches
-#: belong to the ``credits`` management command.
-MAX_BULK_ADJUST = 100
-#: Entries and live grants shown on an account's page; the full lists are one click away.
-RECENT_ROWS = 10
-
-
-def shown(value: Decimal) -> Decimal:
-    """``value`` with the configured decimal places (the database columns keep eight)."""
-    return value.quantize(Decimal(1).scaleb(-settings.QUICKSCALE_CREDITS_DECIMAL_PLACES))
-
-
-def credits_column(name: str, description: Any) -> Callable[[Any, Any], Decimal | None]:
-    """An admin column (or read-only field) showing the amount field ``name`` as people
-    expect it: ``12.50`` rather than the stored ``12.50000000``."""
-
-    def column(model_admin: Any, obj: Any) -> Decimal | None:
-        value = getattr(obj, name)
-        return None if value is None else shown(value)
-
-    return admin.display(description=description, ordering=name)(column)
-
-
-class AdjustCreditsForm(OneTimeForm):
-    """The "Adjust credits" form: a signed amount (``25`` adds credits, ``-25`` removes
-    available ones) and the reason recorded with it."""
-
-    key_prefix = "admin-adjust"
-
-    amount = forms.CharField(
-        label=_("Amount"),
-        max_length=40,
-        help_text=_("25 adds credits that never expire; -25 removes available credits."),
-    )
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=255,
-        help_text=_("Recorded on the ledger entry with your name."),
-    )
-
-    def clean_amount(self) -> Decimal:
-        text: str = self.cleaned_data["amount"]
-        negative = text.startswith("-")
-        if negative or text.startswith("+"):
-            text = text[1:]
-        try:
-            value = parse_amount(text)
-        except InvalidAmount as error:
-            raise forms.ValidationError(error.message, code=error.code) from None
-        return -value if negative else value
-
-
-class AccountFilter(admin.SimpleListFilter):
-    """Narrow a ledger table to one account (``?account=<id>``), as linked from the account.
-
-    It lists no choices of its own: enumerating accounts would cost a query per page over
-    every account. It only shows, and lets you clear, the account you came from.
-    """
-
-    title = _("account")
-    parameter_name = "account"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        if not value or not value.isdigit():
-            return []
-        account = CreditAccount.objects.select_related("owner").filter(pk=value).first()
-        return [(value, str(account.owner) if account else f"#{value}")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if value is not None:
-            queryset = queryset.filter(account_id=int(value))
-        return queryset
-
-
-class ExpiredFilter(admin.SimpleListFilter):
-    """Grants whose expiry has passed ("Yes"), or that have not expired yet or never will
-    ("No")."""
-
-    title = _("expired")
-    parameter_name = "expired"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("yes", _("Yes")), ("no", _("No"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        now = timezone.now()
-        if self.value() == "yes":
-            queryset = queryset.filter(expires_at__lte=now)
-        elif self.value() == "no":
-            queryset = queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        return queryset
-
-
-class ReadOnlyAdmin:
-    """Ledger rows are written by the ledger alone: the admin only shows them."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    AccountAdminBase = admin.ModelAdmin
 
 
 class CreditAccountAdmin(ReadOnlyAdmin, AccountAdminBase):
@@ -464,146 +350,3 @@ def _table(headers: Sequence[Any], rows: Any) -> SafeString:
         format_html_join("", "<th>{}</th>", ((h,) for h in headers)),
         body,
     )
-
-
-class CreditGrantAdmin(ReadOnlyAdmin, GrantAdminBase):
-    """The grants: where the credits came from, what is left of each and when it expires."""
-
-    list_display = (
-        "id",
-        "owner",
-        "source",
-        "amount_credits",
-        "remaining_credits",
-        "priority",
-        "expires_at",
-        "expired_at",
-        "created_at",
-    )
-    list_filter = (AccountFilter, "source", ExpiredFilter)
-    list_select_related = ("account__owner",)
-    ordering = ("-id",)
-    fields = (
-        "account",
-        "source",
-        "amount_credits",
-        "remaining_credits",
-        "priority",
-        "expires_at",
-        "expired_at",
-        "reference",
-        "created_at",
-    )
-    readonly_fields = fields
-    amount_credits = credits_column("amount", _("amount"))
-    remaining_credits = credits_column("remaining", _("remaining"))
-
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        return [*owner_search_fields("account__owner", "="), "=reference"]
-
-    @admin.display(description=_("owner"))
-    def owner(self, grant: CreditGrant) -> Any:
-        return grant.account.owner
-
-
-class CreditHoldAdmin(ReadOnlyAdmin, HoldAdminBase):
-    """The holds: credits reserved for work under way, and what was captured of each."""
-
-    list_display = (
-        "id",
-        "owner",
-        "amount_credits",
-        "captured_credits",
-        "state",
-        "reference",
-        "expires_at",
-        "created_at",
-        "settled_at",
-    )
-    list_filter = (AccountFilter, "state")
-    list_select_related = ("account__owner",)
-    ordering = ("-id",)
-    fields = (
-        "account",
-        "amount_credits",
-        "captured_credits",
-        "state",
-        "allocations",
-        "reference",
-        "expires_at",
-        "created_at",
-        "settled_at",
-    )
-    readonly_fields = fields
-    amount_credits = credits_column("amount", _("amount"))
-    captured_credits = credits_column("captured", _("captured"))
-
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        return [*owner_search_fields("account__owner", "="), "=reference"]
-
-    @admin.display(description=_("owner"))
-    def owner(self, reservation: CreditHold) -> Any:
-        return reservation.account.owner
-
-
-class CreditTransactionAdmin(ReadOnlyAdmin, TransactionAdminBase):
-    """The ledger entries, found by owner, reference or idempotency key."""
-
-    list_display = (
-        "id",
-        "created_at",
-        "owner",
-        "kind",
-        "amount_credits",
-        "balance_after_credits",
-        "held_after_credits",
-        "reason",
-        "actor",
-    )
-    # No date_hierarchy: it runs a query over the whole table to build its links.
-    list_filter = (AccountFilter, "kind", ("created_at", admin.DateFieldListFilter))
-    list_select_related = ("account__owner", "actor")
-    ordering = ("-id",)
-    fields = (
-        "account",
-        "kind",
-        "amount_credits",
-        "held_delta_credits",
-        "balance_after_credits",
-        "held_after_credits",
-        "allocations",
-        "grant",
-        "hold",
-        "refund_of",
-        "actor",
-        "reason",
-        "reference",
-        "metadata",
-        "idempotency_key",
-        "created_at",
-    )
-    readonly_fields = fields
-    amount_credits = credits_column("amount", _("amount"))
-    held_delta_credits = credits_column("held_delta", _("held change"))
-    balance_after_credits = credits_column("balance_after", _("balance after"))
-    held_after_credits = credits_column("held_after", _("held after"))
-
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        return [
-            *owner_search_fields("account__owner", "="),
-            "=reference",
-            "=idempotency_key",
-        ]
-
-    @admin.display(description=_("owner"))
-    def owner(self, entry: CreditTransaction) -> Any:
-        return entry.account.owner
-
-
-# Registered only with the admin installed: the default site cannot exist without it, and
-# this module must still import in a project that leaves the admin out.
-if apps.is_installed("django.contrib.admin"):
-    admin.site.register(CreditAccount, CreditAccountAdmin)
-    admin.site.register(CreditGrant, CreditGrantAdmin)
-    admin.site.register(CreditHold, CreditHoldAdmin)
-    admin.site.register(CreditTransaction, CreditTransactionAdmin)
