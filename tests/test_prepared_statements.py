@@ -38,12 +38,11 @@ def test_a_statement_is_parsed_once_then_only_bound_and_executed() -> None:
 
 @postgres
 @pytest.mark.django_db
-def test_the_connection_proxy_and_the_connection_share_one_cursor() -> None:
-    through_proxy = prepared_cursor(connection)
-    direct = prepared_cursor(connections["default"])
+def test_the_connection_proxy_and_the_connection_prepare_a_statement_once() -> None:
+    assert fetch_one(connection, "SELECT %s::int * 2 AS quickscale_shared", [2]) == (4,)
+    assert fetch_one(connections["default"], "SELECT %s::int * 2 AS quickscale_shared", [3]) == (6,)
 
-    assert through_proxy.cursor is direct.cursor
-    assert through_proxy.db is connections["default"]
+    assert len([text for text in prepared_texts() if "quickscale_shared" in text]) == 1
 
 
 @postgres

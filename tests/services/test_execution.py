@@ -6,7 +6,6 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from quickscale.credits import ledger
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
@@ -46,26 +45,6 @@ def test_an_inline_service_debits_runs_and_records_in_one_go(funded: Any) -> Non
     assert run.charge is not None and run.charge.kind == "debit"
     assert available(funded) == 19
     assert not CreditHold.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("slug", "commits"), [("word-count", 1), ("echo", 2)])
-def test_an_inline_run_costs_one_commit_and_a_held_run_two(
-    funded: Any, monkeypatch: pytest.MonkeyPatch, slug: str, commits: int
-) -> None:
-    sync_catalog()
-    counted: list[None] = []
-    real_commit = connection._commit
-
-    def counting_commit() -> None:
-        counted.append(None)
-        real_commit()
-
-    monkeypatch.setattr(connection, "_commit", counting_commit)
-    run = execute(funded, slug, {"text": "one two"})
-
-    assert run.status == "succeeded"
-    assert len(counted) == commits
 
 
 @pytest.mark.parametrize("slug", ["explodes", "explodes-inline", "unserialisable"])
