@@ -90,3 +90,31 @@ def test_32_concurrent_inline_runs_against_a_balance_for_10_act_at_most_10_times
     assert ServiceRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 11  # with the first
     assert ledger.balance(user).available == 0
     assert ledger.verify(user) == []
+
+
+def test_concurrent_retries_with_one_idempotency_key_run_the_service_once(user: Any) -> None:
+    ledger.grant(user, 10, source="purchase")
+    start = threading.Barrier(16)
+    runs: list[int] = []
+    errors: list[BaseException] = []
+
+    def retry() -> None:
+        try:
+            start.wait()
+            runs.append(execute(user, CallsOut.slug, {}, idempotency_key="order-7").pk)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert len(runs) == 16 and len(set(runs)) == 1
+    assert len(effects) == 1
+    assert ledger.balance(user).available == 9
+    assert ledger.verify(user) == []

@@ -30,7 +30,7 @@ from quickscale.credits import ledger
 from quickscale.credits.exceptions import CreditError
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import ServiceTimeout
-from quickscale.services.inputs import Prepared, first_run
+from quickscale.services.inputs import Prepared
 from quickscale.services.models import RunStatus, ServiceRun
 from quickscale.services.outcome import (
     FINISHED_FIELDS,
@@ -55,9 +55,9 @@ class _RunFailed(Exception):
 def run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
     """Run ``prepared`` for ``user`` inline (see the module docstring) and return its run.
 
-    Raises ``InsufficientCredits`` (nothing run, nothing recorded) when the user cannot pay.
-    With an idempotency ``key``, a run of it recorded meanwhile (a concurrent retry that held
-    the account's lock first) is returned instead of running again.
+    Raises ``InsufficientCredits`` (nothing run, nothing recorded) when the user cannot pay,
+    and ``IntegrityError`` (nothing run) when a concurrent call recorded a run with the same
+    idempotency ``key`` first.
     """
     service = prepared.service
     started = time.monotonic()
@@ -65,10 +65,9 @@ def run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
     try:
         with transaction.atomic(using=router.db_for_write(ServiceRun)):
             ledger.lock_available(user, prepared.price)
-            if key is not None:
-                first = first_run(user, key, service.slug, prepared.digest)
-                if first is not None:
-                    return first
+            # With an idempotency key, a concurrent retry that got the lock first wrote its run
+            # already: this INSERT then fails on the key, before the service runs, and
+            # ``execute()`` returns that run.
             run = ServiceRun.objects.create(
                 user=user,
                 service=prepared.entry,
