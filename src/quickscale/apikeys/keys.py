@@ -12,12 +12,11 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -25,7 +24,7 @@ from django.utils.crypto import salted_hmac
 from quickscale.apikeys import signals, tokens
 from quickscale.apikeys.exceptions import AuthenticationFailed, InvalidKeyArgument
 from quickscale.apikeys.models import APIKey
-from quickscale.core.db import fetch_one
+from quickscale.core.db import PreparedQuery
 
 SCOPE_RE = re.compile(r"[a-z][a-z0-9_]*:(read|write)")
 #: Seconds between two writes of a key's last use.
@@ -225,10 +224,17 @@ def revoke_key(key: APIKey, *, by: Any = None, reason: str = "") -> APIKey:
 
 
 def list_keys(owner: Any) -> list[APIKey]:
+    """Every key of ``owner``, revoked and expired ones too, newest first."""
     return list(APIKey.objects.filter(owner=owner).order_by("-created_at"))
 
 
 # -- authentication ------------------------------------------------------------------------------
+
+#: The key with a key id, and its owner: one indexed query, compiled by the ORM once per
+#: connection and run as a prepared statement (compiling it costs more than running it).
+_BY_KEY_ID = PreparedQuery(
+    lambda key_id: APIKey.objects.select_related("owner").filter(key_id=key_id)
+)
 
 
 def authenticate(raw: str, ip: str | None = None) -> APIKey:
@@ -240,19 +246,16 @@ def authenticate(raw: str, ip: str | None = None) -> APIKey:
     token = tokens.parse(raw.strip(), settings.QUICKSCALE_APIKEYS_PREFIX)
     if token is None:
         raise AuthenticationFailed("The API key is malformed.")
-    plan, row = _lookup(token.key_id)
-    # The secret is checked on the row as read, before any object is built, so a wrong secret
-    # costs what an unknown key id costs.
-    stored = plan.stored(row)
-    digest = hash_secret(token.secret, stored.pepper_version)
+    key = _BY_KEY_ID.first(token.key_id)
+    # An unknown key id costs an HMAC too (with the current pepper), as a wrong secret does.
+    digest = hash_secret(token.secret, pepper_version() if key is None else key.pepper_version)
     if (
-        row is None
+        key is None
         or digest is None
-        or not hmac.compare_digest(digest, stored.secret_hash)
-        or stored.environment != token.env
+        or not hmac.compare_digest(digest, key.secret_hash)
+        or key.environment != token.env
     ):
         raise AuthenticationFailed("The API key is not valid.")
-    key = plan.build(row)
     now = timezone.now()
     if key.revoked_at is not None:
         raise AuthenticationFailed("The API key was revoked.")
@@ -264,83 +267,6 @@ def authenticate(raw: str, ip: str | None = None) -> APIKey:
         raise AuthenticationFailed("The API key may not be used from this address.")
     _touch(key, ip, now)
     return key
-
-
-def _lookup(key_id: str) -> tuple[_LookupPlan, tuple[Any, ...] | None]:
-    """The row of the key with ``key_id`` and its owner, in one indexed query.
-
-    The statement is built once per database connection from the models' fields (the ORM
-    would compile the same ``select_related`` query on every request, which costs more than
-    running it).
-    """
-    conn = connections[router.db_for_read(APIKey)]
-    plan = conn.__dict__.get("_quickscale_key_lookup")
-    if plan is None:
-        plan = conn.__dict__["_quickscale_key_lookup"] = _LookupPlan(conn)
-    return plan, fetch_one(conn, plan.sql, [key_id])
-
-
-@dataclass(frozen=True)
-class _Stored:
-    secret_hash: str
-    pepper_version: int
-    environment: str
-
-
-def _column(model: Any, name: str) -> str:
-    field: Any = model._meta.get_field(name)
-    return str(field.column)
-
-
-class _LookupPlan:
-    def __init__(self, conn: Any) -> None:
-        owner_field: Any = APIKey._meta.get_field("owner")
-        user_model: Any = owner_field.related_model
-        self.owner_field = owner_field
-        self.alias = conn.alias
-        self.key_fields = list(APIKey._meta.concrete_fields)
-        self.user_fields = list(user_model._meta.concrete_fields)
-        self.user_model = user_model
-        quote = conn.ops.quote_name
-        columns = [f"k.{quote(f.column)}" for f in self.key_fields] + [
-            f"u.{quote(f.column)}" for f in self.user_fields
-        ]
-        self.sql = (
-            f"SELECT {', '.join(columns)} FROM {quote(APIKey._meta.db_table)} k "  # noqa: S608
-            f"INNER JOIN {quote(user_model._meta.db_table)} u "
-            f"ON u.{quote(user_model._meta.pk.column)} = k.{quote(owner_field.column)} "
-            f"WHERE k.{quote(_column(APIKey, 'key_id'))} = %s"
-        )
-        self.converters = []
-        for index, field in enumerate(self.key_fields + self.user_fields):
-            col = field.get_col(field.model._meta.db_table)
-            functions = conn.ops.get_db_converters(col) + col.get_db_converters(conn)
-            if functions:
-                self.converters.append((index, functions, col))
-        self.connection = conn
-        self.key_names = [f.attname for f in self.key_fields]
-        self.secret_index = self.key_names.index("secret_hash")
-        self.pepper_index = self.key_names.index("pepper_version")
-        self.environment_index = self.key_names.index("environment")
-        self.user_names = [f.attname for f in self.user_fields]
-
-    def stored(self, row: tuple[Any, ...] | None) -> _Stored:
-        """What the secret is checked against; for no row, values that cannot match (and the
-        current pepper, so the HMAC costs the same)."""
-        if row is None:
-            return _Stored("0" * 64, pepper_version(), "")
-        return _Stored(row[self.secret_index], row[self.pepper_index], row[self.environment_index])
-
-    def build(self, row: tuple[Any, ...]) -> APIKey:
-        values = list(row)
-        for index, functions, col in self.converters:
-            for function in functions:
-                values[index] = function(values[index], col, self.connection)
-        split = len(self.key_fields)
-        key = APIKey.from_db(self.alias, self.key_names, values[:split])
-        owner = self.user_model.from_db(self.alias, self.user_names, values[split:])
-        self.owner_field.set_cached_value(key, owner)
-        return key
 
 
 def _allowed(ip: str | None, networks: list[str]) -> bool:

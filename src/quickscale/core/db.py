@@ -11,20 +11,29 @@ and planned once per connection, then only bound and executed.
 does not keep prepared statements across transactions (PgBouncer in transaction mode before
 1.22, or with ``max_prepared_statements = 0``). Other databases, psycopg 2 and a project whose
 own ``OPTIONS`` already bind on the server get Django's usual cursor.
+
+:class:`PreparedQuery` runs an ORM queryset that way: compiled by the ORM once per connection,
+then only bound and executed, its rows made into objects as the queryset's would be.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import inspect
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.models import Model, QuerySet
+from django.db.models import query as orm_query
 from django.utils.connection import ConnectionProxy
 
 from quickscale.core.conf import settings
 
-__all__ = ["fetch_one", "prepared_cursor"]
+__all__ = ["PreparedQuery", "fetch_one", "prepared_cursor"]
+
+M = TypeVar("M", bound=Model)
 
 _KEPT = "_quickscale_prepared_cursor"  # where a Django connection keeps its preparing cursor
 _NEVER = 2**62  # executions: how often psycopg would see a statement before it prepares it
@@ -33,6 +42,13 @@ try:
     import psycopg
 except ImportError:  # pragma: no cover - psycopg 2 or no PostgreSQL driver
     psycopg = None  # type: ignore[assignment]
+
+try:  # Django 6.1 passes the fetch mode of a queryset's objects to its select_related ones.
+    from django.db.models import FETCH_ONE  # type: ignore[attr-defined,unused-ignore]
+
+    _POPULATOR_ARGUMENTS: tuple[Any, ...] = (FETCH_ONE,)
+except ImportError:  # Django 5.2 and 6.0
+    _POPULATOR_ARGUMENTS = ()
 
 
 if psycopg is not None:
@@ -128,3 +144,124 @@ def _prepared_cursor(conn: Any) -> Any:
             register_tzloader(conn.timezone, cursor)
     conn.__dict__[_KEPT] = cursor
     return cursor
+
+
+class PreparedQuery(Generic[M]):
+    """A queryset compiled by the ORM once per connection and run as a prepared statement.
+
+    ``build`` returns the queryset for its arguments, each a string the query compares as it is
+    (``filter(key_id=key_id)``, not ``key_id__iexact``)::
+
+        BY_KEY_ID = PreparedQuery(
+            lambda key_id: APIKey.objects.select_related("owner").filter(key_id=key_id)
+        )
+        key = BY_KEY_ID.first(key_id)
+
+    ``build`` is called once, with a placeholder for each argument. The ORM compiles the
+    queryset it returns once for each thread's connection to the database the routers read the
+    model from; a call then only binds its arguments and executes the statement
+    (:func:`fetch_one`), which on PostgreSQL the server has parsed and planned already. Anything
+    else in the queryset is compiled in for good, so a value that changes between calls (the
+    time, say) must not be part of it.
+
+    Rows become objects as iterating the queryset makes them (Django's converters,
+    ``select_related`` objects, annotations), by the compiler and the populators the ORM itself
+    uses. Its documentation does not describe those (Django 6.1 added an argument to one), so
+    only this class uses them, and the suite runs on every supported Django version.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
+        self._build = build
+        self._placeholders = tuple(
+            _Placeholder(f"quickscale-placeholder-{name}")
+            for name in inspect.signature(build).parameters
+        )
+        self._template: QuerySet[M] | None = None
+        self._compiled = threading.local()  # alias -> _Compiled, for this thread's connections
+
+    def first(self, *args: str) -> M | None:
+        """The first object of the queryset for ``args`` (in its order), or ``None``."""
+        if len(args) != len(self._placeholders):
+            raise TypeError(f"{len(self._placeholders)} arguments expected, got {len(args)}.")
+        compiled = self._compiled_for_this_thread()
+        row = fetch_one(compiled.connection, compiled.sql, compiled.bind(args))
+        return None if row is None else compiled.instance(row)
+
+    def _compiled_for_this_thread(self) -> _Compiled:
+        if self._template is None:
+            self._template = self._build(*self._placeholders)
+        conn = connections[self._template.db]
+        compiled: _Compiled | None = vars(self._compiled).get(conn.alias)
+        if compiled is None or compiled.connection is not conn:  # new settings, new connection
+            compiled = _Compiled(self._template, conn, self._placeholders)
+            setattr(self._compiled, conn.alias, compiled)
+        return compiled
+
+
+class _Placeholder(str):
+    """An argument of a :class:`PreparedQuery` while it is compiled: a string the fields pass
+    on as they are, found in the compiled parameters by identity."""
+
+    __slots__ = ()
+
+
+class _Compiled:
+    """A queryset compiled for one connection: its SQL, where its arguments go, and what makes
+    objects of its rows (what ``ModelIterable`` computes for each evaluation of a queryset)."""
+
+    def __init__(self, queryset: QuerySet[Any], conn: Any, placeholders: Sequence[str]) -> None:
+        compiler: Any = queryset.query.get_compiler(connection=conn)
+        sql, params = compiler.as_sql()  # query.sql_with_params(), for this connection
+        slots = [
+            [index for index, param in enumerate(params) if param is placeholder]
+            for placeholder in placeholders
+        ]
+        if any(len(found) != 1 for found in slots):
+            raise ValueError(
+                "Each argument of a PreparedQuery must reach its SQL once and unchanged "
+                "(a string compared as it is, e.g. filter(field=argument))."
+            )
+        self.connection = conn
+        self.sql = sql
+        self.params = list(params)
+        self.slots = [found[0] for found in slots]
+        self.compiler = compiler
+        # What results_iter() works out again for every evaluation of a queryset.
+        self.columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        self.converters = compiler.get_converters(self.columns)
+        self.composite = compiler.has_composite_fields(self.columns)
+        self.model = compiler.klass_info["model"]
+        select_fields = compiler.klass_info["select_fields"]
+        self.start, self.end = select_fields[0], select_fields[-1] + 1
+        self.names = [column[0].target.attname for column in compiler.select[self.start : self.end]]
+        self.populators = _related_populators(compiler, conn.alias)
+        self.annotations = dict(compiler.annotation_col_map)
+
+    def bind(self, args: Sequence[str]) -> list[Any]:
+        """The statement's parameters with ``args`` in their places."""
+        params = self.params.copy()
+        for slot, value in zip(self.slots, args, strict=True):
+            params[slot] = value
+        return params
+
+    def instance(self, row: tuple[Any, ...]) -> Any:
+        """The object of ``row``, with its ``select_related`` objects and annotations."""
+        rows: Any = [row]
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        if self.composite:
+            rows = self.compiler.composite_fields_to_tuples(rows, self.columns)
+        (values,) = rows
+        obj = self.model.from_db(self.connection.alias, self.names, values[self.start : self.end])
+        for populator in self.populators:
+            populator.populate(values, obj)
+        for name, index in self.annotations.items():
+            setattr(obj, name, values[index])
+        return obj
+
+
+def _related_populators(compiler: Any, alias: str) -> list[Any]:
+    """What makes the ``select_related`` objects of a row, as ``ModelIterable`` gets it (with
+    the default fetch mode, ``FETCH_ONE``, on Django 6.1)."""
+    populators: Any = orm_query.get_related_populators
+    return list(populators(compiler.klass_info, compiler.select, alias, *_POPULATOR_ARGUMENTS))
