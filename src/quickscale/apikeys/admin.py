@@ -30,6 +30,8 @@ else:
 
 
 class StatusFilter(admin.SimpleListFilter):
+    """Filters the keys by status: active, expired or revoked."""
+
     title = _("status")
     parameter_name = "status"
 
@@ -50,6 +52,8 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 class APIKeyAdmin(APIKeyAdminBase):
+    """Every key, read-only and without its hash; keys are revoked here, never made."""
+
     list_display = (
         "name",
         "owner",

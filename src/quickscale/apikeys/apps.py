@@ -5,6 +5,8 @@ from django.core import checks
 
 
 class APIKeysConfig(AppConfig):
+    """Installs the settings' defaults, the audit events and the system checks."""
+
     name = "quickscale.apikeys"
     label = "quickscale_apikeys"
     verbose_name = "QuickScale API keys"

@@ -18,6 +18,7 @@ PREFIX_RE = re.compile(r"[a-z][a-z0-9]{1,15}")
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
+    """Every ``QUICKSCALE_APIKEYS_*`` setting has a value the app can use (E001 and on)."""
     errors: list[checks.CheckMessage] = []
     prefix = settings.QUICKSCALE_APIKEYS_PREFIX
     if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):

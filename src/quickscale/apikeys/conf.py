@@ -12,6 +12,8 @@ __all__ = ["APIKeysAppConf", "settings"]
 
 
 class APIKeysAppConf(AppConf):
+    """The defaults of the ``QUICKSCALE_APIKEYS_*`` settings."""
+
     #: First part of every token, so secret scanners can recognise leaked keys.
     PREFIX = "qs"
     #: Request paths the API key middleware authenticates; everything else is left alone.

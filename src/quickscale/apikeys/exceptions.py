@@ -14,11 +14,16 @@ class AuthenticationFailed(QuickScaleError):
 
 
 class PermissionDenied(QuickScaleError):
+    """The key is valid but lacks a scope the request needs."""
+
     code = "permission_denied"
     status = 403
 
 
 class RateLimited(QuickScaleError):
+    """Over a key's requests a minute, or over an address's failed authentications; the client
+    may retry after ``retry_after`` seconds."""
+
     code = "rate_limited"
     status = 429
 
@@ -40,5 +45,8 @@ class RateLimitUnavailable(QuickScaleError):
 
 
 class InvalidKeyArgument(QuickScaleError):
+    """A key operation was given a value it cannot take (a bad scope, network, name...);
+    ``details["field"]`` names the argument where there is one."""
+
     code = "invalid_argument"
     status = 400

@@ -19,14 +19,19 @@ EXPIRY_CHOICES = [
 
 
 def scope_choices() -> list[tuple[str, Any]]:
+    """The scopes offered on the keys page, with their descriptions (read when the form is
+    shown, so a project that adds scopes gets them offered)."""
     return list(SCOPES.items())
 
 
 def new_form_id() -> str:
+    """A random id for one showing of the form, so a form sent twice creates one key."""
     return secrets.token_urlsafe(18)
 
 
 class CreateKeyForm(forms.Form):
+    """A new key's name, scopes, environment and expiry, as a person chooses them."""
+
     name = forms.CharField(
         label=_("Name"),
         max_length=100,

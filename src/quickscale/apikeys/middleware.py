@@ -29,6 +29,8 @@ from quickscale.core.http import client_ip, error_response
 
 
 def credentials(request: HttpRequest) -> str | None:
+    """The token the request presents (``Authorization: Bearer`` first, then ``X-API-Key``),
+    or ``None``."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -44,6 +46,9 @@ def _covered(path: str) -> bool:
 
 
 class APIKeyAuthenticationMiddleware:
+    """Authenticates the requests under ``QUICKSCALE_APIKEYS_PATH_PREFIXES`` that present a key
+    (see the module's docstring)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 

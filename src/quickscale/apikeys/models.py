@@ -10,7 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class APIKeyQuerySet(models.QuerySet["APIKey"]):
+    """``APIKey.objects``: the keys, with a shortcut to the usable ones."""
+
     def active(self) -> APIKeyQuerySet:
+        """The keys neither revoked nor expired."""
         now = timezone.now()
         return self.filter(revoked_at__isnull=True).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now)
@@ -18,6 +21,9 @@ class APIKeyQuerySet(models.QuerySet["APIKey"]):
 
 
 class APIKey(models.Model):
+    """An API key of a user. The token itself is shown once, when the key is made; only its key
+    id and an HMAC of its secret are kept."""
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
     )
@@ -80,6 +86,7 @@ class APIKey(models.Model):
 
     @property
     def is_active(self) -> bool:
+        """Neither revoked nor expired."""
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > timezone.now()
         )

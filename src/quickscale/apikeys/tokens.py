@@ -33,6 +33,9 @@ TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 @dataclass(frozen=True)
 class Token:
+    """A token's parts: ``<prefix>_<env>_<key id>.<secret>``, then the checksum of all that
+    (``str(token)`` is the full token)."""
+
     prefix: str
     env: str
     key_id: str
@@ -44,6 +47,7 @@ class Token:
 
 
 def encode(number: int, length: int) -> str:
+    """``number`` in base 62 with ``length`` digits (the top ones dropped)."""
     chars = []
     for _ in range(length):
         number, digit = divmod(number, 62)
@@ -52,14 +56,17 @@ def encode(number: int, length: int) -> str:
 
 
 def checksum(body: str) -> str:
+    """The checksum that ends a token: the CRC32 of its body, in base 62."""
     return encode(zlib.crc32(body.encode()), CHECKSUM_LENGTH)
 
 
 def random_string(length: int) -> str:
+    """``length`` random base-62 characters from the system's secure source."""
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
 def new_token(prefix: str, env: str) -> Token:
+    """A new token with a random key id and a random 256-bit secret."""
     return Token(prefix, env, random_string(KEY_ID_LENGTH), random_string(SECRET_LENGTH))
 
 

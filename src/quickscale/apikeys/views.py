@@ -64,14 +64,17 @@ class KeyRow:
 
     @property
     def can_roll(self) -> bool:
+        """Whether the list offers to roll the key: only an active key that was not rolled."""
         return self.status == "active"
 
     @property
     def can_revoke(self) -> bool:
+        """Whether the list offers to revoke the key: it still works, rolled or not."""
         return self.status in ("active", "replaced")
 
 
 def rows(owner: Any) -> list[KeyRow]:
+    """The keys of ``owner`` as the list shows them, newest first."""
     found = keys.list_keys(owner)
     replaced = {key.rotated_from_id for key in found if key.rotated_from_id is not None}
     result = []
@@ -90,14 +93,17 @@ def rows(owner: Any) -> list[KeyRow]:
 
 
 def own_key(request: HttpRequest, key_id: str) -> APIKey:
+    """The signed-in user's key with ``key_id``; 404 for anyone else's."""
     return get_object_or_404(APIKey.objects.filter(owner=request.user), key_id=key_id)
 
 
 def list_url() -> str:
+    """The URL of the keys page."""
     return reverse("quickscale_apikeys:list")
 
 
 def render_list(request: HttpRequest, form: CreateKeyForm, status: int = 200) -> HttpResponse:
+    """The keys page: the user's keys and the form that creates one."""
     context = {"rows": rows(request.user), "form": form}
     return render(request, "quickscale/apikeys/key_list.html", context, status=status)
 
@@ -118,12 +124,14 @@ def render_token(
 @people_only
 @require_safe
 def key_list(request: HttpRequest) -> HttpResponse:
+    """The keys page."""
     return render_list(request, CreateKeyForm())
 
 
 @people_only
 @require_POST
 def create(request: HttpRequest) -> HttpResponse:
+    """Create a key from the form and show its token, once; the page again with the errors."""
     form = CreateKeyForm(request.POST)
     if not form.is_valid():
         return render_list(request, form, status=400)
@@ -157,6 +165,7 @@ def create(request: HttpRequest) -> HttpResponse:
 @people_only
 @require_http_methods(["GET", "POST"])
 def roll(request: HttpRequest, key_id: str) -> HttpResponse:
+    """Ask to confirm (GET), then roll the key and show the new token (POST)."""
     key = own_key(request, key_id)
     if request.method == "POST":
         try:
@@ -179,6 +188,7 @@ def roll(request: HttpRequest, key_id: str) -> HttpResponse:
 @people_only
 @require_http_methods(["GET", "POST"])
 def revoke(request: HttpRequest, key_id: str) -> HttpResponse:
+    """Ask to confirm (GET), then revoke the key and go back to the list (POST)."""
     key = own_key(request, key_id)
     if request.method == "POST":
         if key.revoked_at is None:

@@ -31,6 +31,8 @@ _KEY_RE = re.compile(r"(?:[a-z][a-z0-9]{1,15}_(?:live|test)_)?(?P<key_id>[0-9A-Z
 
 
 def bounded_int(low: int, high: int, unit: str) -> Any:
+    """An argparse ``type`` for a whole number of ``unit`` from ``low`` to ``high``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -46,6 +48,7 @@ def bounded_int(low: int, high: int, unit: str) -> Any:
 
 
 def find_key(text: str) -> APIKey:
+    """The key named by ``text`` (its key id, or the masked key); ``CommandError`` if none."""
     match = _KEY_RE.fullmatch(text.strip())
     key = None
     if match is not None:
@@ -56,6 +59,7 @@ def find_key(text: str) -> APIKey:
 
 
 def status(key: APIKey) -> str:
+    """``active`` (with its expiry, if any), ``expired`` or ``revoked``, for the listings."""
     if key.revoked_at is not None:
         return "revoked"
     if not key.is_active:
@@ -66,6 +70,7 @@ def status(key: APIKey) -> str:
 
 
 def when(value: datetime | None) -> str:
+    """A time as the command prints it, in the current time zone; ``-`` for none."""
     return "-" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z}"
 
 
