@@ -245,6 +245,7 @@ def test_a_router_that_splits_the_ledger_is_an_error_naming_the_model() -> None:
     errors = [m for m in messages if m.id == "quickscale_credits.E006"]
     assert len(errors) == 1
     assert "quickscale_credits.CreditHold to 'ledger_replica'" in errors[0].msg
+    assert "quickscale_credits.CreditAccount to 'default'" in errors[0].msg
 
 
 def test_a_router_that_keeps_the_ledger_on_the_default_database_passes() -> None:
@@ -252,3 +253,20 @@ def test_a_router_that_keeps_the_ledger_on_the_default_database_passes() -> None
         messages = checks.run_checks()
 
     assert "quickscale_credits.E006" not in ids(messages)
+
+
+class LedgerElsewhere:
+    """A router that keeps the ledger together, on another database than the service runs."""
+
+    def db_for_write(self, model: Any, **hints: Any) -> str | None:
+        return "ledger_replica" if model._meta.app_label == "quickscale_credits" else None
+
+
+def test_a_router_that_keeps_the_ledger_together_elsewhere_passes_the_ledgers_check() -> None:
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.LedgerElsewhere"]):
+        messages = checks.run_checks()
+
+    assert "quickscale_credits.E006" not in ids(messages)
+    errors = [m for m in messages if m.id == "quickscale_services.E007"]
+    assert len(errors) == 1
+    assert "service runs to 'default' but the credit ledger to 'ledger_replica'" in errors[0].msg

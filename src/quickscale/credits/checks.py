@@ -97,27 +97,24 @@ SQLITE_PLACES = 3
 def check_routing(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """The ledger's tables are written together in one transaction, and the one-statement debit
-    writes them on the ``default`` connection: a database router that sends any of them
-    elsewhere would split the ledger (an entry on one database, its balance on another)."""
+    """The ledger's tables are written together in one transaction on the database the routers
+    give for them: a database router that sends them to more than one database would split the
+    ledger (an entry on one database, its balance on another)."""
     from django.apps import apps
-    from django.db import DEFAULT_DB_ALIAS, router
+    from django.db import router
 
     targets = {
         model._meta.label: router.db_for_write(model)
         for model in apps.get_app_config("quickscale_credits").get_models()
     }
-    elsewhere = {label: alias for label, alias in targets.items() if alias != DEFAULT_DB_ALIAS}
-    if not elsewhere:
+    if len(set(targets.values())) <= 1:
         return []
-    routed = ", ".join(f"{label} to {alias!r}" for label, alias in sorted(elsewhere.items()))
+    routed = ", ".join(f"{label} to {alias!r}" for label, alias in sorted(targets.items()))
     return [
         checks.Error(
-            f"DATABASE_ROUTERS send credits models to another database than "
-            f"{DEFAULT_DB_ALIAS!r}: {routed}. The ledger writes all of its tables in one "
-            "transaction on the default database.",
-            hint="Route every model of quickscale_credits to 'default' (return None or "
-            "'default' from db_for_write for app_label 'quickscale_credits').",
+            f"DATABASE_ROUTERS split the credits models across databases: {routed}. The "
+            "ledger writes all of its tables in one transaction on one database.",
+            hint="Route every model of quickscale_credits to the same database.",
             id="quickscale_credits.E006",
         )
     ]

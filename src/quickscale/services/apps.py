@@ -24,7 +24,7 @@ class ServicesConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.services import conf  # noqa: F401  (installs the defaults)
-        from quickscale.services.checks import check_registry, check_settings
+        from quickscale.services.checks import check_registry, check_routing, check_settings
         from quickscale.services.registry import autodiscover
 
         checks.register(
@@ -33,6 +33,7 @@ class ServicesConfig(AppConfig):
         )
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_registry, checks.Tags.compatibility)
+        checks.register(check_routing, checks.Tags.compatibility)
         if settings.QUICKSCALE_SERVICES_AUTODISCOVER is True:
             autodiscover()
         post_migrate.connect(sync_after_migrate, sender=self)

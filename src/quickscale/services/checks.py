@@ -99,3 +99,26 @@ def check_registry(
 
 def _path(service: type) -> str:
     return f"{service.__module__}.{service.__qualname__}"
+
+
+def check_routing(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """An inline run writes its ``ServiceRun`` and its debit in one transaction, so runs must be
+    written to the ledger's database."""
+    from django.db import router
+
+    from quickscale.credits.models import CreditAccount
+    from quickscale.services.models import ServiceRun
+
+    runs, ledger = router.db_for_write(ServiceRun), router.db_for_write(CreditAccount)
+    if runs == ledger:
+        return []
+    return [
+        checks.Error(
+            f"DATABASE_ROUTERS send service runs to {runs!r} but the credit ledger to "
+            f"{ledger!r}. A run and the debit that pays for it are written in one transaction.",
+            hint="Route quickscale_services to the same database as quickscale_credits.",
+            id="quickscale_services.E007",
+        )
+    ]
