@@ -37,7 +37,6 @@ INTERNAL = Common()
 
 
 def common(
-    *,
     actor: Any = None,
     reason: str = "",
     reference: str = "",

@@ -25,7 +25,7 @@ from django.utils import timezone
 from quickscale.core.db import fetch_one
 from quickscale.credits.amounts import to_amount
 from quickscale.credits.exceptions import InsufficientCredits, InvalidOperation
-from quickscale.credits.ledger.allocation import ZERO, spent, take_from_grants
+from quickscale.credits.ledger.allocation import ZERO, spent
 from quickscale.credits.ledger.arguments import Common, Owner, common, digest, owner_id
 from quickscale.credits.ledger.writing import (
     announce,
@@ -35,7 +35,7 @@ from quickscale.credits.ledger.writing import (
     insufficient_credits,
     lock_account,
     record,
-    store_account,
+    try_consume,
 )
 from quickscale.credits.models import CreditAccount, CreditTransaction, TransactionKind
 
@@ -59,13 +59,7 @@ def debit(
     """
     key = owner_id(owner)
     amount = to_amount(amount)
-    shared = common(
-        actor=actor,
-        reason=reason,
-        reference=reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-    )
+    shared = common(actor, reason, reference, metadata, idempotency_key)
     fingerprint = digest("debit", amount=amount, reference=shared.reference)
 
     def write() -> CreditTransaction:
@@ -120,18 +114,13 @@ def lock_available(owner: Owner, amount: Decimal | int) -> Decimal:
 def _with_grants(
     owner_key: Any, amount: Decimal, shared: Common, fingerprint: str
 ) -> CreditTransaction | InsufficientCredits:
-    """The exact path: lock, expire what is due, take ``amount`` from the grants in
-    consumption order. A refusal is returned, not raised, for the caller to raise once out of
-    the transaction block (expiring due grants stands: the sweep would do the same)."""
-    account, now = lock_account(owner_key)
-    if account is None:
-        return insufficient_credits(ZERO, amount)
-    expire_account(account, now)
-    if account.available < amount:
-        return insufficient_credits(account.available, amount)
-    allocations = take_from_grants(account, amount, now)
-    account.balance -= amount
-    store_account(account, now)
+    """The exact path every other write takes: lock, expire what is due, take ``amount`` from
+    the grants in consumption order. A refusal is returned, for the caller to raise once out of
+    the transaction block."""
+    outcome = try_consume(owner_key, amount, hold=False)
+    if isinstance(outcome, InsufficientCredits):
+        return outcome
+    account, allocations, _ = outcome
     return record(
         account,
         TransactionKind.DEBIT,

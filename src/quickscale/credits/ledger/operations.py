@@ -73,13 +73,7 @@ def grant(
     pass ``expires_at=None`` for credits that never expire."""
     key = owner_id(owner)
     amount = to_amount(amount)
-    shared = common(
-        actor=actor,
-        reason=reason,
-        reference=reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-    )
+    shared = common(actor, reason, reference, metadata, idempotency_key)
     if source not in GrantSource.values:
         raise InvalidArgument(
             f"source must be one of {', '.join(GrantSource.values)}, not {source!r}.",
@@ -149,13 +143,7 @@ def hold(
         raise InvalidArgument(
             f"timeout must be a number of seconds from 1 to {MAX_HOLD_SECONDS}, not {timeout!r}."
         )
-    shared = common(
-        actor=actor,
-        reason=reason,
-        reference=reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-    )
+    shared = common(actor, reason, reference, metadata, idempotency_key)
     fingerprint = digest("hold", amount=amount, reference=shared.reference)
 
     def write() -> CreditHold:
@@ -201,7 +189,7 @@ def settle(
     the rest back to its grants, leaving it in ``state``."""
     if not isinstance(reservation, CreditHold) or reservation.pk is None:
         raise InvalidArgument("hold must be a saved CreditHold.")
-    shared = common(actor=actor, reason=reason, metadata=metadata, idempotency_key=idempotency_key)
+    shared = common(actor, reason, "", metadata, idempotency_key)
     key = (
         CreditAccount.objects.filter(pk=reservation.account_id)
         .values_list("owner_id", flat=True)
@@ -311,13 +299,7 @@ def refund(
     entry spent."""
     if not isinstance(entry, CreditTransaction) or entry.pk is None:
         raise InvalidArgument("entry must be a saved CreditTransaction.")
-    shared = common(
-        actor=actor,
-        reason=reason,
-        reference=entry.reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-    )
+    shared = common(actor, reason, entry.reference, metadata, idempotency_key)
     if entry.kind not in (TransactionKind.DEBIT, TransactionKind.CAPTURE) or entry.amount >= 0:
         raise InvalidOperation(
             f"Only debits and captures can be refunded, not a {entry.kind}.",
@@ -368,13 +350,7 @@ def adjust(
     removes available credits (in consumption order). ``reason`` is required."""
     key = owner_id(owner)
     change = to_signed_amount(amount)
-    shared = common(
-        actor=actor,
-        reason=reason,
-        reference=reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-    )
+    shared = common(actor, reason, reference, metadata, idempotency_key)
     if not shared.reason.strip():
         raise InvalidArgument("An adjustment needs a reason.", details={"field": "reason"})
     fingerprint = digest("adjust", amount=change, reference=shared.reference)
@@ -442,13 +418,7 @@ def revoke(
             f"Only entries that made a grant can be revoked, not a {entry.kind}.",
             details={"transaction": entry.pk},
         )
-    shared = common(
-        actor=actor,
-        reason=reason,
-        reference=entry.reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-    )
+    shared = common(actor, reason, entry.reference, metadata, idempotency_key)
     requested = entry.amount if amount is None else to_amount(amount)
     if requested > entry.amount:
         raise InvalidOperation(

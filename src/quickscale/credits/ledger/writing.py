@@ -266,14 +266,26 @@ def expire_account(account: CreditAccount, now: datetime) -> int:
 def consume(
     owner_id: Any, amount: Decimal, *, hold: bool
 ) -> tuple[CreditAccount, Allocations, datetime]:
+    """:func:`try_consume`, raising its refusal."""
+    outcome = try_consume(owner_id, amount, hold=hold)
+    if isinstance(outcome, InsufficientCredits):
+        raise outcome
+    return outcome
+
+
+def try_consume(
+    owner_id: Any, amount: Decimal, *, hold: bool
+) -> tuple[CreditAccount, Allocations, datetime] | InsufficientCredits:
     """Lock the account, expire its due grants, check availability and take ``amount`` from
-    its grants. A debit lowers the balance; a hold raises the held credits instead."""
+    its grants. A debit lowers the balance; a hold raises the held credits instead. A refusal
+    is returned, for a caller that must leave its transaction block before raising it (the
+    expiry stands: the sweep would do the same)."""
     account, now = lock_account(owner_id)
     if account is None:
-        raise insufficient_credits(ZERO, amount)
+        return insufficient_credits(ZERO, amount)
     expire_account(account, now)
     if account.available < amount:
-        raise insufficient_credits(account.available, amount)
+        return insufficient_credits(account.available, amount)
     allocations = take_from_grants(account, amount, now)
     if hold:
         account.held += amount
