@@ -3,12 +3,14 @@
 Requests per second of ``POST /api/v1/services/bench-noop/runs`` (an authenticated run of an
 inline service costing 1 credit that does no work: key lookup and HMAC, rate limit, scope, JSON
 body, the run recorded, the debit, the balance, the response) at 1 and at 16 concurrent clients,
-all with ONE API key of ONE account, as a ratio to a baseline served by the same server in the
-same run: a bare Django view that runs only the SQL of the charge (bench_ledger's baseline: a
-conditional ``UPDATE`` of the account and one ``INSERT`` of the ledger entry, in one
-transaction) and returns a small JSON body. For reference, a third figure sends a new
-``Idempotency-Key`` with every run, and a fourth runs the bare view's SQL as prepared
-statements, on the cursor the API's own hot statements use.
+all with ONE API key of ONE account, as a ratio to the honest bare view, served by the same
+server in the same run: a bare Django view that does the charge's work the best way the
+database allows, ``benchmarks/ledger_debit.sql``'s ONE statement (the conditional ``UPDATE`` of
+the account and the ``INSERT`` of its ledger entry in a data-modifying ``WITH``, autocommit) as
+a prepared statement, on the cursor the API's own hot statements use (``bench_ledger``'s
+reference), and returns a small JSON body. For reference, a third figure sends a new
+``Idempotency-Key`` with every run, and a fourth is the bare view with the same statement sent
+unprepared (Django's usual raw SQL, planned on every request).
 
 The server is gunicorn when it is importable (``gthread``: 2 worker processes, one per core, of
 8 threads, so 16 clients are served at once; unlike the ``sync`` workers they keep connections
@@ -17,7 +19,8 @@ rate-limit counters are in Redis when the ``redis`` package and a server are the
 local memory. The clients are threads of this process, each with its own keep-alive
 ``http.client`` connection, sending requests back to back; after a warm-up, the responses that
 complete in the measured window are counted. Any answer other than 2xx fails the run. The
-modes take turns over several rounds; the figures are medians. Target: ours / baseline >= 0.6.
+modes take turns over several rounds; the figures are medians. Targets, API run / honest bare
+view: >= 0.5 at 1 client, >= 0.8 at 16 (other client counts have none).
 On Linux the CPU time each request cost the server and PostgreSQL is shown too.
 
 ``--diagnose`` measures no throughput: it serves with a middleware that times each request's
@@ -25,12 +28,12 @@ SQL statements, commit and cache calls, lists them, and profiles the API run by 
 package (see ``benchmarks/api_project/diagnostics.py``).
 
 ``uv run --with 'gunicorn>=22,<24' --with 'redis>=5,<7' python -m benchmarks api
-[--seconds S] [--rounds N] [--clients 1,16] [--diagnose] [--quick]``
+[--seconds S] [--rounds N] [--clients 1,16] [--modes api,api-idem,bare-prep,bare] [--diagnose]
+[--quick]``
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import importlib.util
 import json
@@ -50,6 +53,7 @@ from benchmarks.common import (
     BenchmarkError,
     base_arguments,
     bench_database,
+    code_digest,
     median,
     migrate,
     percentile,
@@ -57,21 +61,22 @@ from benchmarks.common import (
     verdict,
 )
 
-TARGET = 0.6  # ours / baseline, at least
+#: API run / honest bare view, at least, by client count; other counts have no target.
+TARGETS = {1: 0.5, 16: 0.8}
 GRANT = Decimal(100_000_000)
 KEY_RATE_LIMIT = 1_000_000  # requests a minute: the most a key may have
 SLUG = "bench-noop"
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = "benchmarks.api_project.settings"
-SOURCES = [  # the code the digest in the output covers
-    "src/quickscale/api/views.py",
-    "src/quickscale/api/decorators.py",
-    "src/quickscale/apikeys/middleware.py",
-    "src/quickscale/apikeys/keys.py",
-    "src/quickscale/services/execution.py",
-    "src/quickscale/credits/ledger.py",
-    "src/quickscale/core/db.py",
-]
+SOURCES = (  # the code the digest in the output covers (a package: all of it)
+    "quickscale.api.views",
+    "quickscale.api.decorators",
+    "quickscale.apikeys.middleware",
+    "quickscale.apikeys.keys",
+    "quickscale.services.execution",
+    "quickscale.credits.ledger",
+    "quickscale.core.db",
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,11 @@ class Mode:
 
 API = Mode("api", "API run")
 API_KEYED = Mode("api-idem", "API run + Idempotency-Key")
-BARE = Mode("bare", "bare view (raw SQL)")
+#: The honest bare view: the charge as one prepared statement. The API's targets are against it.
 BARE_PREPARED = Mode("bare-prep", "bare view, prepared")
-MODES = {mode.name: mode for mode in (API, API_KEYED, BARE, BARE_PREPARED)}
+#: A diagnostic: the same statement, unprepared.
+BARE = Mode("bare", "bare view, unprepared")
+MODES = {mode.name: mode for mode in (API, API_KEYED, BARE_PREPARED, BARE)}
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,9 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--clients", help="comma-separated client counts (default 1,16)")
     parser.add_argument(
         "--modes",
-        default="api,api-idem,bare,bare-prep",
-        help="comma-separated, of api, api-idem, bare, bare-prep (default all four)",
+        default="api,api-idem,bare-prep,bare",
+        help="comma-separated, of api, api-idem, bare-prep, bare (default all four; api and "
+        "bare-prep, the honest bare view, always run)",
     )
     parser.add_argument(
         "--server",
@@ -143,14 +151,14 @@ def parse(argv: Sequence[str]) -> Options:
         modes = tuple(MODES[name] for name in args.modes.split(","))
     except KeyError as error:
         parser.error(f"unknown mode {error}; use {', '.join(MODES)}")
-    if BARE not in modes or API not in modes:
-        parser.error("--modes needs api and bare (the ratio is api / bare)")
+    # The ratio is API run / honest bare view: both run whatever else was asked for.
+    modes = tuple(dict.fromkeys([API, BARE_PREPARED, *modes]))
     return Options(
         quick=quick,
-        seconds=args.seconds or (0.5 if quick else 4.0),
-        warmup=args.warmup if args.warmup is not None else (0.2 if quick else 1.0),
-        rounds=args.rounds or (1 if quick else 3),
-        clients=tuple(int(n) for n in (args.clients or ("1,4" if quick else "1,16")).split(",")),
+        seconds=args.seconds or (1.0 if quick else 4.0),
+        warmup=args.warmup if args.warmup is not None else (0.5 if quick else 1.0),
+        rounds=args.rounds or 3,
+        clients=tuple(int(n) for n in (args.clients or ("1,4,16" if quick else "1,16")).split(",")),
         modes=modes,
         server=args.server,
         server_workers=args.server_workers,
@@ -553,8 +561,8 @@ class Accounts:
 
 def create_accounts() -> Accounts:
     """The API's account with its key, and the bare view's account, each holding one grant
-    of ``GRANT`` credits that never expires. (The bare view's debits skip the ledger's
-    bookkeeping, so they get an account of their own and the API's stays consistent.)"""
+    of ``GRANT`` credits that never expires. (The bare view's debits do not come with runs,
+    so they get an account of their own and the API's runs and debits can be counted.)"""
     from django.contrib.auth import get_user_model
 
     from quickscale.apikeys.keys import create_key
@@ -584,8 +592,9 @@ def vacuum() -> None:
 
 
 def check_consistency(accounts: Accounts, api_requests: int, bare_requests: int) -> None:
-    """Every 2xx answered was one successful run and one debit, and the ledger is consistent
-    (a benchmark of wrong code proves nothing)."""
+    """Every 2xx answered was one successful run and one debit, every bare charge one debit,
+    and both accounts are consistent (a benchmark of wrong code proves nothing, and a bare
+    view that skips part of the work is no baseline)."""
     from django.contrib.auth import get_user_model
 
     from quickscale.credits import ledger
@@ -607,6 +616,7 @@ def check_consistency(accounts: Accounts, api_requests: int, bare_requests: int)
     if bare_spent != bare_requests:
         problems.append(f"{bare_requests} bare charges answered, {bare_spent} credits spent")
     problems.extend(str(problem) for problem in ledger.verify(owner))
+    problems.extend(str(problem) for problem in ledger.verify(accounts.bare_owner_id))
     if problems:
         raise BenchmarkError(f"the runs left an inconsistent state: {problems[:5]}")
 
@@ -622,7 +632,7 @@ class Result:
     #: Per mode, per kind (server, postgres, clients): CPU seconds per request of each round.
     cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
-    def ratio(self, mode: Mode, base: Mode = BARE) -> float:
+    def ratio(self, mode: Mode, base: Mode = BARE_PREPARED) -> float:
         """The median of the rounds' ratios (each round's runs went back to back)."""
         pairs = zip(self.rates[mode.name], self.rates[base.name], strict=True)
         return median([ours / theirs for ours, theirs in pairs])
@@ -779,8 +789,8 @@ def time_steps(accounts: Accounts, options: Options) -> None:
         ("  of which: execution.prepare (1 SELECT)", lambda: prepare(SLUG, {})),
         ("the answer: serializers.run + JsonResponse", lambda: JsonResponse(serializers.run(run))),
         (
-            "baseline: the bare view's SQL (2 statements, 1 commit)",
-            lambda: baseline_debit(accounts.bare_owner_id),
+            "baseline: the honest bare view's SQL (1 prepared statement, autocommit)",
+            lambda: baseline_debit(accounts.bare_owner_id, prepared=True),
         ),
     ]
     calls = 30 if options.quick else 300
@@ -814,8 +824,7 @@ def time_steps(accounts: Accounts, options: Options) -> None:
 
 def report(results: list[Result], options: Options) -> None:
     modes = options.modes
-    extra = [mode for mode in modes if mode not in (API, BARE, BARE_PREPARED)]
-    reference = [BARE_PREPARED] if BARE_PREPARED in modes else []
+    others = [mode for mode in modes if mode not in (API, BARE_PREPARED)]
     print()
     print(
         f"Requests per second (median of {options.rounds} round(s) of {options.seconds:g} s "
@@ -826,21 +835,18 @@ def report(results: list[Result], options: Options) -> None:
             [
                 "clients",
                 *(mode.label for mode in modes),
-                "API/bare",
-                *(f"{mode.name}/bare" for mode in extra),
-                *(f"API/{mode.name}" for mode in reference),
+                f"API/{BARE_PREPARED.name}",
                 "target",
                 "status",
+                *(f"{mode.name}/{BARE_PREPARED.name}" for mode in others),
             ],
             [
                 [
                     result.clients,
                     *(f"{median(result.rates[mode.name]):,.0f}" for mode in modes),
                     f"{result.ratio(API):.2f}",
-                    *(f"{result.ratio(mode):.2f}" for mode in extra),
-                    *(f"{result.ratio(API, mode):.2f}" for mode in reference),
-                    f">= {TARGET}",
-                    verdict(result.ratio(API), TARGET, at_least=True),
+                    *target_and_status(result),
+                    *(f"{result.ratio(mode):.2f}" for mode in others),
                 ]
                 for result in results
             ],
@@ -905,14 +911,23 @@ def report(results: list[Result], options: Options) -> None:
         )
     print()
     for result in results:
-        ratio = result.ratio(API)
+        target, status = target_and_status(result)
         print(
-            f"API ratio ours/baseline at {result.clients} client(s): {ratio:.2f} "
-            f"(target >= {TARGET}: {verdict(ratio, TARGET, at_least=True)})"
+            f"API ratio ours/baseline at {result.clients} client(s): {result.ratio(API):.2f} "
+            f"(baseline: {BARE_PREPARED.label}, one statement; "
+            + ("no target)" if status == "-" else f"target {target}: {status})")
         )
     print("(the CPU cost of verifying the key alone is measured by `python -m benchmarks apikeys`)")
     if options.quick:
-        print("(quick run: the figures are not meaningful)")
+        print("(quick run: short runs; the figures are indicative only)")
+
+
+def target_and_status(result: Result) -> tuple[str, str]:
+    """The target of ``result``'s client count and whether the API run met it (``-``: none)."""
+    target = TARGETS.get(result.clients)
+    if target is None:
+        return "-", "-"
+    return f">= {target}", verdict(result.ratio(API), target, at_least=True)
 
 
 def describe(server: Server, cache: str) -> str:
@@ -924,15 +939,12 @@ def describe(server: Server, cache: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         (version,) = cursor.fetchone()
-    digest = hashlib.sha256()
-    for source in SOURCES:
-        digest.update((ROOT / source).read_bytes())
     return (
         f"PostgreSQL {version.split()[0]}, Django {django.get_version()}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPU(s)\n"
         f"server: {server.description}\n"
         f"cache: {f'Redis at {cache}' if cache else 'local memory (one per server process)'}\n"
-        f"code sha256 {digest.hexdigest()[:12]} (API views, key middleware, services, ledger, "
+        f"code sha256 {code_digest(*SOURCES)} (API views, key middleware, services, ledger, "
         "prepared statements)"
     )
 

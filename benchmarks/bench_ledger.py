@@ -1,50 +1,92 @@
-"""The credit ledger on PostgreSQL: debit throughput on one hot account, and balance reads.
+"""The credit ledger on PostgreSQL: debits per second against pgbench, and balance reads.
 
-1. Debits per second on ONE account at 1 and 16 concurrent worker processes, for
-   ``ledger.debit(user, Decimal("1"))`` and for a baseline: the least SQL a debit needs (a
-   conditional ``UPDATE`` of the account returning the new balance, and one ``INSERT`` of the
-   ledger entry, in one transaction) through the same Django connection stack. Each
-   measurement uses a fresh account holding one grant of 10,000,000 credits, runs for a fixed
-   time after a warm-up, and ours and the baseline take turns over several rounds; the figures
-   are medians over the rounds. Target: ours / baseline >= 0.7. For reference, a third mode
-   sends the same two writes as one statement in autocommit (one round trip, as
-   ``ledger.debit`` does on PostgreSQL): ours / that shows what our Python costs.
+1. Debits per second of ``ledger.debit(owner_id, Decimal("1"))`` in worker processes, on ONE
+   hot account (1 and 16 workers) and spread over 10,000 accounts (1, 4 and 16 workers, each
+   picking a random account for every debit), against two references doing the same work, in
+   the same run and on the same tables: the debit of ``benchmarks/ledger_debit.sql`` (the
+   conditional ``UPDATE`` of the account, ``balance - held >= 1``, and the ``INSERT`` of its
+   ledger entry, joined in ONE data-modifying ``WITH`` statement) sent from the same Django
+   processes as a prepared statement, and ``pgbench -M prepared`` running that script with as
+   many clients. Ratios to both are printed. Targets, ours / pgbench: >= 0.7 at 1 worker (one
+   account and spread), >= 0.4 spread over the 10,000 accounts at 16 workers; a missed target
+   prints ``NOT met`` (the exit code says only whether the benchmark ran). The CPU time each
+   debit cost the worker processes (and, where ``/proc`` shows it, their PostgreSQL backends)
+   is printed next to the rates. Diagnostics, not targets: on the hot account the old
+   baseline also runs (``BEGIN``, ``UPDATE``, ``INSERT``, ``COMMIT`` unprepared: four round
+   trips, the row lock held across three), and the statements and round trips one debit of
+   each mode sends are counted.
 2. ``ledger.balance(user)`` for an account with 100 ledger entries and one with 1,000,000,
    timed alternately; the figures are medians. Target: big / small <= 1.5.
 
-``python -m benchmarks ledger [--seconds S] [--rounds N] [--workers 1,16] [--quick]``
+``python -m benchmarks ledger [--seconds S] [--rounds N] [--workers 1,16]
+[--spread-workers 1,4,16] [--accounts N] [--pgbench PATH] [--quick]``
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import multiprocessing
 import queue
+import random
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
     BenchmarkError,
     base_arguments,
     bench_database,
+    code_digest,
+    find_pgbench,
     median,
     migrate,
     percentile,
+    process_cpu,
+    run_pgbench,
+    script_statement,
     setup_django,
     table,
     time_interleaved,
     verdict,
+    with_placeholders,
 )
 
-DEBIT_TARGET = 0.7  # ours / baseline, at least
+#: ours / pgbench, at least, by (scenario, workers); other configurations have no target.
+DEBIT_TARGETS = {("hot", 1): 0.7, ("spread", 1): 0.7, ("spread", 16): 0.4}
 READ_TARGET = 1.5  # big / small, at most
 GRANT = Decimal(10_000_000)
 ONE = Decimal(1)
-MODES = ("ours", "baseline", "single")
+SCRIPT = Path(__file__).resolve().parent / "ledger_debit.sql"
+#: Accounts checked one by one with ``ledger.verify`` after the spread runs (all are summed).
+VERIFIED_SAMPLE = 100
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    label: str
+    #: Measured in the worker processes (pgbench is a process of its own).
+    python: bool = True
+
+
+OURS = Mode("ours", "ledger.debit")
+REFERENCE = Mode("reference", "one statement, prepared")
+PGBENCH = Mode("pgbench", "pgbench -M prepared", python=False)
+FOUR_TRIPS = Mode("four-trips", "4 round trips, unprepared")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    workers: tuple[int, ...]
+    modes: tuple[Mode, ...]
 
 
 @dataclass(frozen=True)
@@ -54,9 +96,28 @@ class Options:
     warmup: float
     rounds: int
     workers: tuple[int, ...]
+    spread_workers: tuple[int, ...]
+    accounts: int
+    pgbench: str
     big_rows: int
     small_rows: int
     reads: int
+
+    @property
+    def scenarios(self) -> list[Scenario]:
+        return [
+            Scenario("hot", "one account", self.workers, (OURS, REFERENCE, PGBENCH, FOUR_TRIPS)),
+            Scenario(
+                "spread",
+                f"{self.accounts:,} accounts",
+                self.spread_workers,
+                (OURS, REFERENCE, PGBENCH),
+            ),
+        ]
+
+
+def counts(text: str) -> tuple[int, ...]:
+    return tuple(int(number) for number in text.split(",") if number.strip())
 
 
 def parse(argv: Sequence[str]) -> Options:
@@ -65,26 +126,41 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--warmup", type=float, help="warm-up seconds per run (default 1)")
     parser.add_argument("--rounds", type=int, help="rounds of every configuration (default 3)")
     parser.add_argument(
-        "--workers", help="comma-separated worker counts (default 1,16)", default=None
+        "--workers", help="comma-separated worker counts on one account (default 1,16)"
+    )
+    parser.add_argument(
+        "--spread-workers",
+        help="comma-separated worker counts spread over the accounts (default 1,4,16)",
+    )
+    parser.add_argument(
+        "--accounts", type=int, default=10_000, help="accounts of the spread runs (10,000)"
+    )
+    parser.add_argument(
+        "--pgbench", help="the pgbench program (default: $PGBENCH, or pgbench on the PATH)"
     )
     parser.add_argument("--big-rows", type=int, help="entries of the big account (1,000,000)")
     parser.add_argument("--reads", type=int, help="balance reads per account (default 2000)")
     args = parser.parse_args(list(argv))
     quick = args.quick
-    workers = args.workers or ("1,4" if quick else "1,16")
+    if args.accounts < 2:
+        parser.error("--accounts must be at least 2")
     return Options(
         quick=quick,
-        seconds=args.seconds or (0.5 if quick else 4.0),
-        warmup=args.warmup if args.warmup is not None else (0.2 if quick else 1.0),
-        rounds=args.rounds or (1 if quick else 3),
-        workers=tuple(int(number) for number in workers.split(",")),
+        # pgbench runs whole seconds: a quick run measures 1 s, like pgbench.
+        seconds=args.seconds or (1.0 if quick else 4.0),
+        warmup=args.warmup if args.warmup is not None else (0.3 if quick else 1.0),
+        rounds=args.rounds or 3,
+        workers=counts(args.workers or "1,16"),
+        spread_workers=counts(args.spread_workers or "1,4,16"),
+        accounts=args.accounts,
+        pgbench=find_pgbench(args.pgbench),
         big_rows=args.big_rows or (10_000 if quick else 1_000_000),
         small_rows=100,
         reads=args.reads or (100 if quick else 2000),
     )
 
 
-# -- the two ways to debit -------------------------------------------------------------------
+# -- the ways to debit -----------------------------------------------------------------------
 
 
 def tables() -> tuple[str, str]:
@@ -93,25 +169,57 @@ def tables() -> tuple[str, str]:
     return CreditAccount._meta.db_table, CreditTransaction._meta.db_table
 
 
-def baseline_debit(owner_id: int, *, prepared: bool = False) -> Decimal:
-    """The least a debit of 1 credit needs, through Django's transaction and cursor; returns
-    the new balance. (The API benchmark's bare view runs it too.) ``prepared``: the same SQL
-    as prepared statements, on the cursor the ledger's own hot statements use."""
-    from django.db import connection, transaction
-    from django.utils import timezone
+@functools.cache
+def reference_statement() -> tuple[str, tuple[str, ...]]:
+    """``ledger_debit.sql``'s statement with ``%s`` placeholders, and the names of the pgbench
+    variables they stand for."""
+    statement, names = with_placeholders(script_statement(SCRIPT))
+    accounts, entries = tables()
+    if f"UPDATE {accounts} " not in statement or f"INSERT INTO {entries} " not in statement:
+        raise BenchmarkError(f"{SCRIPT.name} does not write the tables {accounts} and {entries}")
+    return statement, tuple(names)
 
-    from quickscale.core.db import prepared_cursor
+
+def baseline_debit(owner_id: int, *, prepared: bool = False) -> Decimal:
+    """The reference debit of 1 credit, ``ledger_debit.sql``'s one statement, in autocommit;
+    returns the new balance. (The API benchmark's bare views run it too.)
+
+    ``prepared``: as a prepared statement, on the cursor the ledger's and the API's own hot
+    statements use (``quickscale.core.db.fetch_one``): the best the database can do, so the
+    reference of both benchmarks. Without: Django's usual raw SQL, bound on the client and
+    parsed and planned by PostgreSQL every time."""
+    from django.db import connection
+
+    from quickscale.core.db import fetch_one
+
+    statement, names = reference_statement()
+    values = {"owner": owner_id, "amount": ONE}
+    params = [values[name] for name in names]
+    if prepared:
+        row = fetch_one(connection, statement, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            row = cursor.fetchone()
+    if row is None:
+        raise BenchmarkError("the benchmark account ran out of credits")
+    return row[0]
+
+
+def four_trip_debit(owner_id: int) -> Decimal:
+    """A diagnostic, not a reference: the same writes as two unprepared statements in a
+    transaction (``BEGIN``, ``UPDATE``, ``INSERT``, ``COMMIT``: four round trips, the
+    account's row lock held across three), which the benchmark compared with until it had an
+    honest reference."""
+    from django.db import connection, transaction
 
     accounts, entries = tables()
-    with (
-        transaction.atomic(),
-        prepared_cursor(connection) if prepared else connection.cursor() as cursor,
-    ):
-        now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {accounts} SET balance = balance - %s, updated_at = %s "
-            "WHERE owner_id = %s AND balance - held >= %s RETURNING id, balance, held",
-            [ONE, now, owner_id, ONE],
+            f"UPDATE {accounts} SET balance = balance - %s, unallocated = unallocated + %s, "
+            "updated_at = now() WHERE owner_id = %s AND balance - held >= %s "
+            "RETURNING id, balance, held",
+            [ONE, ONE, owner_id, ONE],
         )
         row = cursor.fetchone()
         if row is None:
@@ -120,59 +228,79 @@ def baseline_debit(owner_id: int, *, prepared: bool = False) -> Decimal:
         cursor.execute(
             f"INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "
             "held_after, allocations, reason, reference, metadata, request_digest, created_at) "
-            "VALUES (%s, 'debit', %s, 0, %s, %s, '[]'::jsonb, '', '', '{}'::jsonb, '', %s)",
-            [account_id, -ONE, balance_after, held_after, now],
+            "VALUES (%s, 'debit', %s, 0, %s, %s, '[]', '', '', '{}', '', now())",
+            [account_id, -ONE, balance_after, held_after],
         )
     return balance_after
 
 
-def single_statement_debit(owner_id: int) -> Decimal:
-    """A reference, not the target's baseline: the same two writes as ONE statement (a
-    data-modifying ``WITH``) in autocommit, one round trip; how ``ledger.debit`` writes on
-    PostgreSQL, without its Python."""
-    from django.db import connection
-    from django.utils import timezone
-
-    accounts, entries = tables()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH a AS (UPDATE {accounts} SET balance = balance - %(one)s, updated_at = %(now)s "
-            "WHERE owner_id = %(owner)s AND balance - held >= %(one)s "
-            "RETURNING id, balance, held), "
-            f"e AS (INSERT INTO {entries} (account_id, kind, amount, held_delta, balance_after, "
-            "held_after, allocations, reason, reference, metadata, request_digest, created_at) "
-            "SELECT id, 'debit', -%(one)s, 0, balance, held, '[]'::jsonb, '', '', '{}'::jsonb, "
-            "'', %(now)s FROM a RETURNING id) SELECT a.balance FROM a, e",
-            {"one": ONE, "now": timezone.now(), "owner": owner_id},
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise BenchmarkError("the benchmark account ran out of credits")
-    return row[0]
-
-
-def operation(mode: str, owner_id: int) -> Callable[[], object]:
-    if mode == "baseline":
-        return lambda: baseline_debit(owner_id)
-    if mode == "single":
-        return lambda: single_statement_debit(owner_id)
-    from django.contrib.auth import get_user_model
-
+def debit_function(mode: str) -> Callable[[int], object]:
+    if mode == REFERENCE.name:
+        return lambda owner_id: baseline_debit(owner_id, prepared=True)
+    if mode == FOUR_TRIPS.name:
+        return four_trip_debit
+    if mode != OURS.name:
+        raise BenchmarkError(f"unknown mode {mode!r}")
     from quickscale.credits import ledger
 
-    user = get_user_model().objects.get(pk=owner_id)
-    return lambda: ledger.debit(user, ONE)
+    debit = ledger.debit  # the public API only: what an application calls
+    return lambda owner_id: debit(owner_id, ONE)
+
+
+def operation(mode: str, first: int, last: int) -> Callable[[], object]:
+    """One debit of ``mode``: of account ``first`` when ``first == last``, else of a random
+    account of owners ``first`` to ``last`` (a new pick for every debit)."""
+    debit = debit_function(mode)
+    if first == last:
+        return lambda: debit(first)
+    pick = random.Random().randint  # seeded from the system, differently in every worker
+    return lambda: debit(pick(first, last))
 
 
 # -- worker processes ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WorkerRun:
+    debits: int
+    seconds: float
+    #: CPU seconds of the worker process and of its PostgreSQL backend (``None``: unknown).
+    cpu: float
+    backend_cpu: float | None
+
+
+def backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def check_prepared() -> None:
+    """The reference's statement is prepared on this worker's connection (else it is no
+    reference)."""
+    from django.db import connection
+
+    _, entries = tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"WITH a AS ( UPDATE % INSERT INTO {entries} %"],
+        )
+        if not cursor.fetchone()[0]:
+            raise BenchmarkError(
+                "the reference's statement was not prepared (is "
+                "QUICKSCALE_CORE_PREPARED_STATEMENTS off?)"
+            )
+
+
 def worker(url: str, commands: Any, results: Any) -> None:
     """A worker process: set up Django, then run each command it is sent.
 
-    A command is ``(mode, owner_id, start_at, warmup, seconds)``: from the wall-clock time
-    ``start_at`` it debits in a loop, counting the operations that finish in the measured
-    window after the warm-up, and reports the count.
+    ``("debit", mode, first, last, start_at, warmup, seconds)``: from the wall-clock time
+    ``start_at`` debit in a loop for ``warmup`` seconds, then count the debits of the next
+    ``seconds`` and the CPU time they took, and report a :class:`WorkerRun`.
     """
     try:
         setup_django(url)
@@ -181,24 +309,49 @@ def worker(url: str, commands: Any, results: Any) -> None:
         connection.ensure_connection()
         results.put(("ready", None))
         while (command := commands.get()) is not None:
-            mode, owner_id, start_at, warmup, seconds = command
-            run = operation(mode, owner_id)
+            _, mode, first, last, start_at, warmup, seconds = command
+            run = operation(mode, first, last)
+            backend = backend_pid()
             begin, end = start_at + warmup, start_at + warmup + seconds
             while time.time() < start_at:
                 time.sleep(0.001)
-            count = 0
+            while time.time() < begin:
+                run()
+            started, cpu, backend_cpu = (
+                time.perf_counter(),
+                time.process_time(),
+                process_cpu(backend),
+            )
+            debits = 0
             while True:
                 run()
-                now = time.time()
-                if now >= end:
+                debits += 1
+                if time.time() >= end:
                     break
-                if now >= begin:
-                    count += 1
-            results.put(("count", count))
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            backend_after = process_cpu(backend)  # in clock ticks (10 ms): summed, they average
+            backend_cpu = (
+                None
+                if backend_cpu is None or backend_after is None
+                else backend_after - backend_cpu
+            )
+            if mode == REFERENCE.name:
+                check_prepared()
+            results.put(("debits", WorkerRun(debits, elapsed, cpu, backend_cpu)))
         connection.close()
     except BaseException:  # report anything: a parent waiting forever is worse
         results.put(("error", traceback.format_exc()))
         raise
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measurement: debits a second and, per debit, the CPU seconds of the clients (the
+    Python workers, or pgbench) and of their PostgreSQL backends (``None``: unknown)."""
+
+    rate: float
+    cpu: float
+    backend_cpu: float | None
 
 
 class Pool:
@@ -214,7 +367,7 @@ class Pool:
         ]
         for process in self.processes:
             process.start()
-        self.collect(size, "ready", timeout=120)
+        self.collect(size, "ready", timeout=180)
 
     def collect(self, count: int, kind: str, *, timeout: float) -> list[Any]:
         values = []
@@ -230,13 +383,25 @@ class Pool:
                 values.append(value)
         return values
 
-    def run(self, mode: str, owner_id: int, workers: int, warmup: float, seconds: float) -> float:
-        """Debits per second of ``workers`` processes on one account."""
+    def run(
+        self, mode: str, first: int, last: int, workers: int, warmup: float, seconds: float
+    ) -> Sample:
+        """Debits per second of ``workers`` processes on owners ``first`` to ``last``."""
         start_at = time.time() + 0.3
         for commands in self.commands[:workers]:
-            commands.put((mode, owner_id, start_at, warmup, seconds))
-        counts = self.collect(workers, "count", timeout=warmup + seconds + 60)
-        return sum(counts) / seconds
+            commands.put(("debit", mode, first, last, start_at, warmup, seconds))
+        runs: list[WorkerRun] = self.collect(workers, "debits", timeout=warmup + seconds + 60)
+        debits = sum(run.debits for run in runs)
+        if not debits:
+            raise BenchmarkError(f"no {mode} debit finished: use more --seconds")
+        backend = [run.backend_cpu for run in runs]
+        return Sample(
+            rate=sum(run.debits / run.seconds for run in runs),
+            cpu=sum(run.cpu for run in runs) / debits,
+            backend_cpu=None
+            if None in backend
+            else sum(value for value in backend if value is not None) / debits,
+        )
 
     def close(self) -> None:
         for commands in self.commands:
@@ -247,18 +412,85 @@ class Pool:
                 process.terminate()
 
 
-# -- the measurements ------------------------------------------------------------------------
+# -- the accounts ----------------------------------------------------------------------------
+
+
+def grant_to(owner_id: int) -> None:
+    from quickscale.credits import ledger
+
+    ledger.grant(owner_id, GRANT, source="admin", expires_at=None)
 
 
 def new_owner(name: str) -> Any:
     """A user whose account holds one grant of ``GRANT`` credits that never expires."""
     from django.contrib.auth import get_user_model
 
-    from quickscale.credits import ledger
-
     user = get_user_model().objects.create(username=name)
-    ledger.grant(user, GRANT, source="admin", expires_at=None)
+    grant_to(user.pk)
     return user
+
+
+def spread_owners(count: int) -> tuple[int, int]:
+    """``count`` users with consecutive ids (pgbench draws them from a range), each with an
+    account holding one grant of ``GRANT``; the first and the last id.
+
+    ``ledger.grant`` writes the first account; the others are copies of its rows (its account,
+    grant and entry), since granting 10,000 accounts one by one would take longer than the
+    runs. ``check_ledger`` verifies a sample of them afterwards.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from quickscale.credits.models import CreditAccount, CreditGrant, CreditTransaction
+
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create(
+        [user_model(username=f"spread-{number:06d}") for number in range(count)],
+        batch_size=5000,
+    )
+    ids = sorted(user.pk for user in users)
+    if ids[-1] - ids[0] + 1 != count:
+        raise BenchmarkError("the spread accounts' owners did not get consecutive ids")
+    grant_to(ids[0])
+    account = CreditAccount.objects.get(owner_id=ids[0])
+    grants = list(CreditGrant.objects.filter(account=account))
+    entries = list(CreditTransaction.objects.filter(account=account))
+    if (
+        len(grants) != 1
+        or any(entry.grant_id not in (None, grants[0].pk) for entry in entries)
+        or any(entry.allocations or entry.hold_id or entry.refund_of_id for entry in entries)
+    ):
+        raise BenchmarkError("ledger.grant wrote rows the benchmark does not know how to copy")
+    with transaction.atomic():
+        accounts = CreditAccount.objects.bulk_create(
+            [copy(account, owner_id=owner_id) for owner_id in ids[1:]], batch_size=2000
+        )
+        copies = CreditGrant.objects.bulk_create(
+            [copy(grants[0], account_id=copied.pk) for copied in accounts], batch_size=2000
+        )
+        CreditTransaction.objects.bulk_create(
+            [
+                copy(
+                    entry,
+                    account_id=grant.account_id,
+                    grant_id=None if entry.grant_id is None else grant.pk,
+                )
+                for grant in copies
+                for entry in entries
+            ],
+            batch_size=2000,
+        )
+    return ids[0], ids[-1]
+
+
+def copy(row: Any, **changes: Any) -> Any:
+    """A new, unsaved model instance with ``row``'s field values and ``changes``."""
+    values = {
+        field.attname: getattr(row, field.attname)
+        for field in type(row)._meta.concrete_fields
+        if not field.primary_key
+    }
+    return type(row)(**{**values, **changes})
 
 
 def vacuum() -> None:
@@ -272,55 +504,195 @@ def vacuum() -> None:
             cursor.execute(f"VACUUM {model._meta.db_table}")
 
 
+def settle() -> None:
+    """After the set-up's writes: analyse the tables and write the dirty pages out
+    (``CHECKPOINT``, where the role may), so the first runs do not pay for them."""
+    from django.db import DatabaseError, connection
+
+    accounts, entries = tables()
+    with connection.cursor() as cursor:
+        for name in (accounts, entries):
+            cursor.execute(f"VACUUM ANALYZE {name}")
+        # Not allowed unless a superuser or in pg_checkpoint: the runs start less evenly then.
+        with contextlib.suppress(DatabaseError):
+            cursor.execute("CHECKPOINT")
+
+
+# -- the measurements ------------------------------------------------------------------------
+
+
 @dataclass
 class DebitResult:
+    scenario: Scenario
     workers: int
-    ours: list[float]
-    baseline: list[float]
-    single: list[float]
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+    def rates(self, mode: Mode) -> list[float]:
+        return [sample.rate for sample in self.samples.get(mode.name, [])]
+
+    def rate(self, mode: Mode) -> float:
+        return median(self.rates(mode))
+
+    def ratio(self, mode: Mode, base: Mode) -> float:
+        """The median of the rounds' ratios (each round's runs went back to back)."""
+        pairs = zip(self.rates(mode), self.rates(base), strict=True)
+        return median([ours / theirs for ours, theirs in pairs])
+
+    def cpu(self, mode: Mode) -> float:
+        return median([sample.cpu for sample in self.samples[mode.name]])
+
+    def backend_cpu(self, mode: Mode) -> float | None:
+        values = [sample.backend_cpu for sample in self.samples[mode.name]]
+        return None if None in values else median([v for v in values if v is not None])
 
     @property
-    def ratio(self) -> float:
-        """The median of the rounds' ratios (each round's pair ran back to back)."""
-        return median([ours / base for ours, base in zip(self.ours, self.baseline, strict=True)])
-
-    @property
-    def single_ratio(self) -> float:
-        return median([ours / base for ours, base in zip(self.ours, self.single, strict=True)])
+    def target(self) -> float | None:
+        return DEBIT_TARGETS.get((self.scenario.key, self.workers))
 
 
 def measure_debits(url: str, options: Options) -> list[DebitResult]:
-    results = {count: DebitResult(count, [], [], []) for count in options.workers}
-    pool = Pool(url, max(options.workers))
+    scenarios = options.scenarios
+    results = {
+        (scenario.key, count): DebitResult(scenario, count)
+        for scenario in scenarios
+        for count in scenario.workers
+    }
+    hot_owners: list[int] = []
+    pool = Pool(url, max(count for scenario in scenarios for count in scenario.workers))
     try:
+        started = time.perf_counter()
+        first, last = spread_owners(options.accounts)
+        settle()
+        print(
+            f"  {options.accounts:,} accounts written in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         for number in range(options.rounds):
-            for count in options.workers:
-                modes = MODES if (number + count) % 2 == 0 else MODES[::-1]
-                for mode in modes:
-                    owner = new_owner(f"debit-{mode}-{count}-{number}")
-                    vacuum()
-                    rate = pool.run(mode, owner.pk, count, options.warmup, options.seconds)
-                    getattr(results[count], mode).append(rate)
-                    print(
-                        f"  round {number + 1}/{options.rounds}: {count:>2} worker(s), "
-                        f"{mode:<8} {rate:>8,.0f} debits/s",
-                        flush=True,
-                    )
+            for scenario in scenarios:
+                for count in scenario.workers:
+                    modes = scenario.modes
+                    if (number + count) % 2:
+                        modes = modes[::-1]
+                    for mode in modes:
+                        if scenario.key == "hot":
+                            owner = new_owner(f"debit-{mode.name}-{count}-{number}").pk
+                            hot_owners.append(owner)
+                            low, high = owner, owner
+                        else:
+                            low, high = first, last
+                        vacuum()
+                        sample = measure_one(pool, options, mode, low, high, count, url)
+                        results[scenario.key, count].samples.setdefault(mode.name, []).append(
+                            sample
+                        )
+                        print(
+                            f"  round {number + 1}/{options.rounds}: {scenario.label}, "
+                            f"{count:>2} worker(s), {mode.label:<26} {sample.rate:>8,.0f} "
+                            f"debits/s, {sample.cpu * 1e6:>5,.0f} µs CPU/debit",
+                            flush=True,
+                        )
     finally:
         pool.close()
-    check_ledger()
+    check_ledger(hot_owners, first, last)
     return list(results.values())
 
 
-def check_ledger() -> None:
-    """The debits left a consistent ledger (a benchmark of wrong code proves nothing)."""
-    from quickscale.credits import ledger
-    from quickscale.credits.models import CreditAccount
+def measure_one(
+    pool: Pool, options: Options, mode: Mode, low: int, high: int, workers: int, url: str
+) -> Sample:
+    if mode.python:
+        return pool.run(mode.name, low, high, workers, options.warmup, options.seconds)
+    variables = {"first_owner": low, "last_owner": high}
+    run = run_pgbench(
+        options.pgbench, url, SCRIPT, clients=workers, seconds=options.seconds, variables=variables
+    )
+    started = pgbench_start_cpu(options, url, workers, variables)
+    return Sample(
+        rate=run.tps, cpu=max(0.0, run.cpu - started) / run.transactions, backend_cpu=None
+    )
 
-    ours = CreditAccount.objects.filter(owner__username__startswith="debit-ours-")
-    problems = [problem for account in ours for problem in ledger.verify(account.owner)]
+
+#: pgbench's start-up CPU seconds, by client count (see ``pgbench_start_cpu``).
+PGBENCH_START: dict[int, float] = {}
+
+
+def pgbench_start_cpu(options: Options, url: str, clients: int, variables: Any) -> float:
+    """The CPU seconds pgbench spends starting and connecting ``clients`` clients (measured
+    once per count, with one transaction each), which its CPU time per debit leaves out."""
+    if clients not in PGBENCH_START:
+        PGBENCH_START[clients] = run_pgbench(
+            options.pgbench,
+            url,
+            SCRIPT,
+            clients=clients,
+            seconds=0,
+            variables=variables,
+            transactions=1,
+        ).cpu
+    return PGBENCH_START[clients]
+
+
+def check_ledger(hot_owners: Sequence[int], first: int, last: int) -> None:
+    """The debits of every mode left consistent accounts (a benchmark of wrong code proves
+    nothing, and a reference that skips part of the work is no reference): ``ledger.verify``
+    of every hot account and of a sample of the spread ones, and every spread account's
+    stored balance equal to the sum of its entries."""
+    from django.db import connection
+
+    from quickscale.credits import ledger
+
+    accounts, entries = tables()
+    sample = random.Random(0).sample(range(first, last + 1), min(VERIFIED_SAMPLE, last - first + 1))
+    problems = [
+        problem for owner_id in [*hot_owners, *sample] for problem in ledger.verify(owner_id)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {accounts} a WHERE a.owner_id BETWEEN %s AND %s AND "
+            f"a.balance <> (SELECT sum(e.amount) FROM {entries} e WHERE e.account_id = a.id)",
+            [first, last],
+        )
+        (unbalanced,) = cursor.fetchone()
+    if unbalanced:
+        problems.append(f"{unbalanced} spread account(s) do not add up")
     if problems:
         raise BenchmarkError(f"the ledger is inconsistent after the debits: {problems[:5]}")
+
+
+@dataclass(frozen=True)
+class Trips:
+    statements: float
+    round_trips: float
+
+
+def count_trips(debits: int = 20) -> dict[str, Trips]:
+    """A diagnostic: the statements one debit of each Python mode sends through Django's
+    cursors, and its round trips (a statement inside a transaction adds its ``BEGIN`` and
+    ``COMMIT``), in this process, after a warm-up."""
+    from django.db import connection
+
+    found: dict[str, Trips] = {}
+    for mode in (OURS, REFERENCE, FOUR_TRIPS):
+        owner = new_owner(f"trips-{mode.name}").pk
+        debit = operation(mode.name, owner, owner)
+        for _ in range(3):
+            debit()
+        seen: list[bool] = []
+
+        def count(
+            execute: Any, sql: Any, params: Any, many: Any, context: Any, seen: list[bool] = seen
+        ) -> Any:
+            seen.append(connection.in_atomic_block)
+            return execute(sql, params, many, context)
+
+        transactions = 0
+        with connection.execute_wrapper(count):
+            for _ in range(debits):
+                before = len(seen)
+                debit()
+                transactions += any(seen[before:])
+        found[mode.name] = Trips(len(seen) / debits, (len(seen) + 2 * transactions) / debits)
+    return found
 
 
 def fill_ledger(owner: Any, rows: int) -> None:
@@ -408,37 +780,118 @@ def measure_reads(options: Options) -> list[ReadResult]:
 # -- the report ------------------------------------------------------------------------------
 
 
-def report(debits: list[DebitResult], reads: list[ReadResult], options: Options) -> None:
+def micro(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e6:,.0f}"
+
+
+def report(
+    debits: list[DebitResult], trips: dict[str, Trips], reads: list[ReadResult], options: Options
+) -> None:
     print()
     print(
-        f"Debits per second on one account (median of {options.rounds} round(s) of "
-        f"{options.seconds:g} s after {options.warmup:g} s warm-up)"
+        f"Debits per second (median of {options.rounds} round(s) of {options.seconds:g} s; the "
+        f"Python workers after {options.warmup:g} s warm-up, pgbench from its start)"
     )
     print(
         table(
             [
+                "accounts",
                 "workers",
-                "ledger.debit",
-                "raw SQL baseline",
-                "ours/baseline",
+                OURS.label,
+                REFERENCE.label,
+                PGBENCH.label,
+                "ours/one-statement",
+                "ours/pgbench",
                 "target",
                 "status",
-                "one-statement SQL",
-                "ours/one-statement",
+                "one-statement/pgbench",
             ],
             [
                 [
+                    result.scenario.label,
                     result.workers,
-                    f"{median(result.ours):,.0f}",
-                    f"{median(result.baseline):,.0f}",
-                    f"{result.ratio:.2f}",
-                    f">= {DEBIT_TARGET}",
-                    verdict(result.ratio, DEBIT_TARGET, at_least=True),
-                    f"{median(result.single):,.0f}",
-                    f"{result.single_ratio:.2f}",
+                    f"{result.rate(OURS):,.0f}",
+                    f"{result.rate(REFERENCE):,.0f}",
+                    f"{result.rate(PGBENCH):,.0f}",
+                    f"{result.ratio(OURS, REFERENCE):.2f}",
+                    f"{result.ratio(OURS, PGBENCH):.2f}",
+                    "-" if result.target is None else f">= {result.target}",
+                    "-"
+                    if result.target is None
+                    else verdict(result.ratio(OURS, PGBENCH), result.target, at_least=True),
+                    f"{result.ratio(REFERENCE, PGBENCH):.2f}",
                 ]
                 for result in debits
             ],
+        )
+    )
+    print()
+    print(
+        "CPU time per debit in µs (median of the rounds): the client processes (the Python "
+        "workers, or pgbench) and their PostgreSQL backends"
+    )
+    print(
+        table(
+            [
+                "accounts",
+                "workers",
+                "ledger.debit",
+                "its backend",
+                "one statement",
+                "its backend",
+                "pgbench",
+            ],
+            [
+                [
+                    result.scenario.label,
+                    result.workers,
+                    micro(result.cpu(OURS)),
+                    micro(result.backend_cpu(OURS)),
+                    micro(result.cpu(REFERENCE)),
+                    micro(result.backend_cpu(REFERENCE)),
+                    micro(result.cpu(PGBENCH)),
+                ]
+                for result in debits
+            ],
+        )
+    )
+    diagnostic = [result for result in debits if FOUR_TRIPS.name in result.samples]
+    if diagnostic:
+        print()
+        print(
+            "Diagnostic: the old baseline, BEGIN + UPDATE + INSERT + COMMIT unprepared "
+            "(not a reference)"
+        )
+        print(
+            table(
+                ["accounts", "workers", "debits/s", "CPU µs/debit", "ours/it", "one-statement/it"],
+                [
+                    [
+                        result.scenario.label,
+                        result.workers,
+                        f"{result.rate(FOUR_TRIPS):,.0f}",
+                        micro(result.cpu(FOUR_TRIPS)),
+                        f"{result.ratio(OURS, FOUR_TRIPS):.2f}",
+                        f"{result.ratio(REFERENCE, FOUR_TRIPS):.2f}",
+                    ]
+                    for result in diagnostic
+                ],
+            )
+        )
+    print()
+    print("Diagnostic: what one debit sends (Django's cursors, 20 debits after a warm-up)")
+    print(
+        table(
+            ["mode", "statements", "round trips"],
+            [
+                [
+                    mode.label,
+                    f"{trips[mode.name].statements:g}",
+                    f"{trips[mode.name].round_trips:g}",
+                ]
+                for mode in (OURS, REFERENCE, FOUR_TRIPS)
+            ]
+            + [[PGBENCH.label, "1", "1"]],
         )
     )
     print()
@@ -462,9 +915,23 @@ def report(debits: list[DebitResult], reads: list[ReadResult], options: Options)
     read_ratio = median(big.ours) / median(small.ours)
     print()
     for result in debits:
+        where = result.scenario.label
         print(
-            f"debit ratio ours/baseline at {result.workers} worker(s): {result.ratio:.2f} "
-            f"(target >= {DEBIT_TARGET}: {verdict(result.ratio, DEBIT_TARGET, at_least=True)})"
+            f"debit ratio ours/baseline at {result.workers} worker(s): "
+            f"{result.ratio(OURS, REFERENCE):.2f} ({where}; baseline: {REFERENCE.label}; "
+            f"{micro(result.cpu(OURS))} µs CPU/debit in ours, "
+            f"{micro(result.cpu(REFERENCE))} in the baseline)"
+        )
+        ratio = result.ratio(OURS, PGBENCH)
+        target = result.target
+        status = (
+            "no target"
+            if target is None
+            else f"target >= {target}: {verdict(ratio, target, at_least=True)}"
+        )
+        print(
+            f"debit ratio ours/pgbench at {result.workers} worker(s): {ratio:.2f} "
+            f"({where}; {status})"
         )
     print(
         f"balance read ratio big/small ({big.rows:,} vs {small.rows:,} entries): "
@@ -472,45 +939,57 @@ def report(debits: list[DebitResult], reads: list[ReadResult], options: Options)
         f"{verdict(read_ratio, READ_TARGET, at_least=False)})"
     )
     if options.quick:
-        print("(quick run: the figures are not meaningful)")
+        print("(quick run: short runs; the figures are indicative only)")
 
 
-def describe() -> str:
+def describe(options: Options) -> str:
     """What was measured: the versions, the CPUs and which ledger code (it changes often)."""
-    import hashlib
     import os
     import platform
+    import subprocess
 
     import django
     from django.db import connection
 
-    from quickscale.credits import ledger
-
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         (server,) = cursor.fetchone()
-    with open(ledger.__file__, "rb") as source:
-        digest = hashlib.sha256(source.read()).hexdigest()[:12]
+    pgbench = subprocess.run(
+        [options.pgbench, "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return (
         f"PostgreSQL {server.split()[0]}, Django {django.get_version()}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPU(s), "
-        f"ledger.py sha256 {digest}"
+        f"Python {platform.python_version()}, {os.cpu_count()} CPU(s), {pgbench or 'pgbench'}, "
+        f"ledger sha256 {code_digest('quickscale.credits.ledger', 'quickscale.core.db')}"
     )
 
 
 def main(argv: Sequence[str]) -> int:
-    options = parse(argv)
+    try:
+        options = parse(argv)
+    except BenchmarkError as error:
+        print(f"ledger benchmark failed: {error}", file=sys.stderr)
+        return 1
     started = time.perf_counter()
     try:
         with bench_database() as url:
             setup_django(url)
             migrate()
-            print(describe(), flush=True)
-            print(f"debits: workers {', '.join(map(str, options.workers))}", flush=True)
+            reference_statement()  # the script names the tables of this project
+            print(describe(options), flush=True)
+            print(
+                "debits: workers "
+                + "; ".join(
+                    f"{scenario.label}: {', '.join(map(str, scenario.workers))}"
+                    for scenario in options.scenarios
+                ),
+                flush=True,
+            )
             debits = measure_debits(url, options)
+            trips = count_trips()
             print("balance reads:", flush=True)
             reads = measure_reads(options)
-            report(debits, reads, options)
+            report(debits, trips, reads, options)
     except BenchmarkError as error:
         print(f"ledger benchmark failed: {error}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
 """What every benchmark needs: a throw-away PostgreSQL database, Django set up against it,
-timing helpers and a plain-text results table.
+timing helpers, ``pgbench`` for a reference the database sets by itself, CPU accounting and a
+plain-text results table.
 
 A benchmark never touches an existing database: :func:`bench_database` creates
 ``qs_bench_<pid>`` on the server named by ``DATABASE_URL`` (default
@@ -10,11 +11,18 @@ afterwards. Worker processes call :func:`setup_django` with the URL it yields.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -157,6 +165,172 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
+# -- pgbench ---------------------------------------------------------------------------------
+
+#: The PostgreSQL client programs' usual places, when ``pgbench`` is not on the ``PATH``.
+PGBENCH_PLACES = (
+    "/usr/bin/pgbench",
+    "/usr/lib/postgresql/*/bin/pgbench",
+    "/usr/pgsql-*/bin/pgbench",
+)
+
+
+def find_pgbench(given: str | None = None) -> str:
+    """The ``pgbench`` to run: ``given``, else ``$PGBENCH``, else the one on the ``PATH`` or in a
+    usual place (of the highest PostgreSQL version there)."""
+    chosen = given or os.environ.get("PGBENCH")
+    if chosen:
+        if shutil.which(chosen) is None:
+            raise BenchmarkError(f"pgbench {chosen!r} is not an executable")
+        return chosen
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    for pattern in PGBENCH_PLACES:
+        places = sorted(
+            Path("/").glob(pattern.lstrip("/")),
+            key=lambda path: [int(part) for part in re.findall(r"\d+", str(path))],
+        )
+        if places:
+            return str(places[-1])
+    raise BenchmarkError(
+        "pgbench is needed for the reference (PostgreSQL's client programs: postgresql-client "
+        "on Debian); put it on the PATH or name it with --pgbench or PGBENCH"
+    )
+
+
+def script_statement(path: Path) -> str:
+    """The SQL of a one-statement ``pgbench`` script, without its comments, its ``\\``
+    meta-commands and its final ``;``."""
+    lines = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("--", "\\"))
+    ]
+    statement = " ".join(" ".join(lines).split()).rstrip().removesuffix(";")
+    if ";" in statement:
+        raise BenchmarkError(f"{path} must hold one SQL statement")
+    return statement
+
+
+def with_placeholders(statement: str) -> tuple[str, list[str]]:
+    """``statement`` with each ``pgbench`` variable (``:name``) turned into a ``%s``
+    placeholder, and the variables' names in the order of the placeholders."""
+    names: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return "%s"
+
+    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", placeholder, statement), names
+
+
+@dataclass(frozen=True)
+class PgbenchRun:
+    #: Transactions a second, without the connections' set-up.
+    tps: float
+    transactions: int
+    #: CPU seconds pgbench itself used (the client's side of the work).
+    cpu: float
+    output: str
+
+
+def run_pgbench(
+    binary: str,
+    url: str,
+    script: Path,
+    *,
+    clients: int,
+    seconds: float,
+    variables: Mapping[str, object],
+    transactions: int | None = None,
+) -> PgbenchRun:
+    """Run ``script`` with ``pgbench -M prepared`` (every statement prepared once per
+    connection) on database ``url``: ``clients`` connections, sending transactions back to
+    back for ``seconds`` (rounded to whole seconds, at least 1), or ``transactions`` each, with
+    ``-D`` ``variables``."""
+    import resource  # Unix only, like pgbench's use here
+
+    parts = urlsplit(url)
+    command = [
+        binary,
+        "--no-vacuum",
+        "--protocol=prepared",
+        f"--file={script}",
+        f"--client={clients}",
+        f"--jobs={min(clients, os.cpu_count() or 1)}",
+        f"--transactions={transactions}" if transactions else f"--time={max(1, round(seconds))}",
+        *(f"--define={name}={value}" for name, value in variables.items()),
+        "--host",
+        parts.hostname or "",
+        "--port",
+        str(parts.port or 5432),
+        "--username",
+        unquote(parts.username or ""),
+        unquote(parts.path.lstrip("/")),
+    ]
+    environment = dict(os.environ)
+    if parts.password:
+        environment["PGPASSWORD"] = unquote(parts.password)
+    options = dict(parse_qsl(parts.query))
+    if "sslmode" in options:
+        environment["PGSSLMODE"] = options["sslmode"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finished = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=seconds + 120,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = finished.stdout + finished.stderr
+    tps = re.search(r"^tps = ([0-9.]+)", output, re.MULTILINE)
+    done = re.search(r"^number of transactions actually processed: (\d+)", output, re.MULTILINE)
+    failed = re.search(r"^number of failed transactions: (\d+)", output, re.MULTILINE)
+    if finished.returncode != 0 or not tps or not done or (failed and int(failed.group(1))):
+        raise BenchmarkError(f"pgbench failed ({' '.join(command)}):\n{output[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return PgbenchRun(float(tps.group(1)), int(done.group(1)), cpu, output)
+
+
+# -- CPU and code ----------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds process ``pid`` of this machine has used (every thread, user and system),
+    from ``/proc``; ``None`` where that cannot be read (not Linux, another machine's
+    PostgreSQL)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def code_digest(*modules: str) -> str:
+    """A short SHA-256 of the source of ``modules`` (a package: every ``.py`` file in it), to
+    tell which code a result was measured with."""
+    digest = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            digest.update(f"{name}: missing".encode())
+            continue
+        if spec.submodule_search_locations:
+            files = sorted(
+                path
+                for location in spec.submodule_search_locations
+                for path in Path(location).rglob("*.py")
+            )
+        else:
+            files = [Path(spec.origin)] if spec.origin else []
+        for path in files:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 # -- output --------------------------------------------------------------------------------
 
 
@@ -200,6 +374,8 @@ def base_arguments(name: str, description: str) -> argparse.ArgumentParser:
     """The options every benchmark accepts; a benchmark adds its own."""
     parser = argparse.ArgumentParser(prog=f"python -m benchmarks {name}", description=description)
     parser.add_argument(
-        "--quick", action="store_true", help="a fast smoke run: tiny sizes, numbers meaningless"
+        "--quick",
+        action="store_true",
+        help="a fast run: short runs and small sizes, figures indicative at best",
     )
     return parser
