@@ -157,3 +157,47 @@ def test_a_paid_api_calls_statements_are_the_prepared_ones(client: Any, user: An
 def test_on_any_database_it_returns_the_first_row() -> None:
     with override_settings(QUICKSCALE_CORE_PREPARED_STATEMENTS=True):
         assert fetch_one(connection, "SELECT 3 AS quickscale_any", []) == (3,)
+
+
+def _groups_named(name: str) -> Any:
+    from django.contrib.auth.models import Group
+
+    return Group.objects.filter(name=name).order_by()
+
+
+def _users_by_id_and_email(user_id: int, email: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id, email=email).order_by()
+
+
+@pytest.mark.django_db
+def test_a_prepared_query_finds_rows_by_text_and_integer_arguments(
+    make_user: Any,
+) -> None:
+    from django.contrib.auth.models import Group
+
+    from quickscale.core.db import PreparedQuery
+
+    by_name = PreparedQuery(_groups_named)
+    by_id_and_email = PreparedQuery(_users_by_id_and_email)
+    group = Group.objects.create(name="editors")
+    ada, bob = make_user(email="ada@example.com"), make_user(email="bob@example.com")
+
+    assert by_name.first("editors") == group
+    assert by_name.first("nobody") is None
+    assert by_id_and_email.first(ada.pk, "ada@example.com") == ada
+    assert by_id_and_email.first(bob.pk, "bob@example.com") == bob
+    assert by_id_and_email.first(ada.pk, "bob@example.com") is None
+
+
+@pytest.mark.django_db
+def test_a_prepared_query_whose_argument_does_not_reach_its_sql_is_refused() -> None:
+    from django.contrib.auth.models import Group
+
+    from quickscale.core.db import PreparedQuery
+
+    ignoring = PreparedQuery(lambda name: Group.objects.filter(name__contains=name))
+
+    with pytest.raises(ValueError, match="must reach its SQL once and unchanged"):
+        ignoring.first("editors")

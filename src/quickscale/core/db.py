@@ -149,8 +149,8 @@ def _prepared_cursor(conn: Any) -> Any:
 class PreparedQuery(Generic[M]):
     """A queryset compiled by the ORM once per connection and run as a prepared statement.
 
-    ``build`` returns the queryset for its arguments, each a string the query compares as it is
-    (``filter(key_id=key_id)``, not ``key_id__iexact``)::
+    ``build`` returns the queryset for its arguments, each a string (or, annotated ``int``, an
+    integer) the query compares as it is (``filter(key_id=key_id)``, not ``key_id__iexact``)::
 
         BY_KEY_ID = PreparedQuery(
             lambda key_id: APIKey.objects.select_related("owner").filter(key_id=key_id)
@@ -173,13 +173,13 @@ class PreparedQuery(Generic[M]):
     def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
         self._build = build
         self._placeholders = tuple(
-            _Placeholder(f"quickscale-placeholder-{name}")
-            for name in inspect.signature(build).parameters
+            _placeholder(number, parameter)
+            for number, parameter in enumerate(inspect.signature(build).parameters.values())
         )
         self._template: QuerySet[M] | None = None
         self._compiled = threading.local()  # alias -> _Compiled, for this thread's connections
 
-    def first(self, *args: str) -> M | None:
+    def first(self, *args: str | int) -> M | None:
         """The first object of the queryset for ``args`` (in its order), or ``None``."""
         if len(args) != len(self._placeholders):
             raise TypeError(f"{len(self._placeholders)} arguments expected, got {len(args)}.")
@@ -205,21 +205,42 @@ class _Placeholder(str):
     __slots__ = ()
 
 
+#: Integer arguments stand for themselves while the query is compiled: values no real argument
+#: of the query shares, that fit any integer column (fields refuse values out of their range).
+_FIRST_INTEGER_PLACEHOLDER = 2_147_480_000
+
+
+def _placeholder(number: int, parameter: inspect.Parameter) -> Any:
+    """The stand-in for one argument of ``build``: an integer for a parameter annotated
+    ``int``, else a :class:`_Placeholder` string."""
+    if parameter.annotation in (int, "int"):
+        return _FIRST_INTEGER_PLACEHOLDER + number
+    return _Placeholder(f"quickscale-placeholder-{parameter.name}")
+
+
+def _is(param: Any, placeholder: Any) -> bool:
+    """Whether a compiled parameter is ``placeholder`` (a string by identity, an integer by
+    value: fields convert integers to new objects)."""
+    if isinstance(placeholder, _Placeholder):
+        return param is placeholder
+    return type(param) is int and param == placeholder
+
+
 class _Compiled:
     """A queryset compiled for one connection: its SQL, where its arguments go, and what makes
     objects of its rows (what ``ModelIterable`` computes for each evaluation of a queryset)."""
 
-    def __init__(self, queryset: QuerySet[Any], conn: Any, placeholders: Sequence[str]) -> None:
+    def __init__(self, queryset: QuerySet[Any], conn: Any, placeholders: Sequence[Any]) -> None:
         compiler: Any = queryset.query.get_compiler(connection=conn)
         sql, params = compiler.as_sql()  # query.sql_with_params(), for this connection
         slots = [
-            [index for index, param in enumerate(params) if param is placeholder]
+            [index for index, param in enumerate(params) if _is(param, placeholder)]
             for placeholder in placeholders
         ]
         if any(len(found) != 1 for found in slots):
             raise ValueError(
                 "Each argument of a PreparedQuery must reach its SQL once and unchanged "
-                "(a string compared as it is, e.g. filter(field=argument))."
+                "(a string or an integer compared as it is, e.g. filter(field=argument))."
             )
         self.connection = conn
         self.sql = sql
@@ -237,7 +258,7 @@ class _Compiled:
         self.populators = _related_populators(compiler, conn.alias)
         self.annotations = dict(compiler.annotation_col_map)
 
-    def bind(self, args: Sequence[str]) -> list[Any]:
+    def bind(self, args: Sequence[str | int]) -> list[Any]:
         """The statement's parameters with ``args`` in their places."""
         params = self.params.copy()
         for slot, value in zip(self.slots, args, strict=True):

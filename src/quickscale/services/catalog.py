@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from quickscale.core.db import PreparedQuery
 from quickscale.credits.amounts import quantize, to_amount
 from quickscale.services import signals
 from quickscale.services.base import BaseService
@@ -108,10 +109,14 @@ def enabled_services() -> list[tuple[BaseService, Service]]:
     return sorted(listed, key=lambda pair: pair[1].name)
 
 
+#: The catalog row by slug, compiled once per connection (a paid run reads it every time).
+_BY_SLUG = PreparedQuery(lambda slug: Service.objects.filter(slug=slug).order_by())
+
+
 def catalog_row(service: type[BaseService]) -> Service:
     """The catalog row of a registered service (made on first use: deployed since the last
     ``migrate``)."""
-    entry = Service.objects.filter(slug=service.slug).first()
+    entry = _BY_SLUG.first(service.slug)
     return entry if entry is not None else catalog_entry(service)
 
 

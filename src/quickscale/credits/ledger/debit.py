@@ -87,14 +87,18 @@ def lock_available(owner: Owner, amount: Decimal | int) -> Decimal:
     """
     key = owner_id(owner)
     amount = to_amount(amount, allow_zero=True)
-    if not connections[database()].in_atomic_block:
+    conn = connections[database()]
+    if not conn.in_atomic_block:
         raise InvalidOperation("lock_available() must be called inside transaction.atomic().")
-    row = (
-        CreditAccount.objects.select_for_update()
-        .filter(owner_id=key)
-        .values_list("balance", "held", "next_expiry")
-        .first()
-    )
+    if _statements_of_its_own(conn):
+        row = fetch_one(conn, _lock_statement(), [key])
+    else:
+        row = (
+            CreditAccount.objects.select_for_update()
+            .filter(owner_id=key)
+            .values_list("balance", "held", "next_expiry")
+            .first()
+        )
     if row is None:
         if amount:
             raise insufficient_credits(ZERO, amount)
@@ -137,7 +141,7 @@ def _without_grants(
     """Debit without touching grants while none is about to expire, or return ``None``
     (changing nothing) for the exact path to run."""
     conn = connections[database()]
-    if conn.vendor != "postgresql":
+    if not _statements_of_its_own(conn):
         account = CreditAccount.objects.select_for_update().filter(owner_id=owner_key).first()
         now = timezone.now()
         if (
@@ -201,6 +205,21 @@ def _without_grants(
     entry._state.db = conn.alias
     announce(entry, account)
     return entry
+
+
+def _statements_of_its_own(conn: Any) -> bool:
+    """Whether the ledger runs its own statements on ``conn`` (PostgreSQL), rather than the
+    same work through the ORM: the one place that asks which database this is."""
+    return bool(conn.vendor == "postgresql")
+
+
+@functools.cache
+def _lock_statement() -> str:
+    """Lock an owner's account row and read what :func:`lock_available` checks."""
+    return (
+        "SELECT balance, held, next_expiry "  # noqa: S608
+        f"FROM {CreditAccount._meta.db_table} WHERE owner_id = %s FOR UPDATE"
+    )
 
 
 @functools.cache
