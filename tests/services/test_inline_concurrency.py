@@ -102,7 +102,7 @@ def test_concurrent_retries_with_one_idempotency_key_run_the_service_once(user: 
         try:
             start.wait()
             runs.append(execute(user, CallsOut.slug, {}, idempotency_key="order-7").pk)
-        except BaseException as error:  # noqa: BLE001 (reported below)
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()
