@@ -32,6 +32,7 @@ from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from quickscale.audit.exceptions import InvalidAuditArgument, NotSupported
+from quickscale.audit.log import COLUMNS
 from quickscale.audit.models import AuditEvent
 from quickscale.core.context import current
 
@@ -50,6 +51,8 @@ CONTEXT_SETTINGS = (
 
 # Arguments: the target type ("app_label.modelname"), the primary key column, then the columns
 # whose values are masked.
+#: The capture function; its VALUES follow :data:`quickscale.audit.log.COLUMNS`, the one list of
+#: the columns an event is written with (``{columns}``).
 CAPTURE_SQL = """
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -70,8 +73,7 @@ BEGIN
     IF TG_OP = 'UPDATE' AND changed = '{{}}'::jsonb THEN
         RETURN NULL;
     END IF;
-    INSERT INTO {events} (action, outcome, actor_type, actor_id, actor_repr, api_key_id, ip,
-        user_agent, request_id, target_type, target_id, target_repr, changes, metadata)
+    INSERT INTO {events} ({columns})
     VALUES (
         CASE TG_OP WHEN 'INSERT' THEN 'row.inserted' WHEN 'UPDATE' THEN 'row.updated'
             ELSE 'row.deleted' END,
@@ -180,7 +182,11 @@ def sync(using: str | None = None) -> tuple[list[str], list[str]]:
     added, removed = [], []
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(
-            CAPTURE_SQL.format(function=FUNCTION, events=quote(AuditEvent._meta.db_table))
+            CAPTURE_SQL.format(
+                function=FUNCTION,
+                events=quote(AuditEvent._meta.db_table),
+                columns=", ".join(COLUMNS),
+            )
         )
         for table in installed(connection.alias):
             if table not in wanted:
