@@ -26,6 +26,15 @@ def main(host: str, port: int) -> None:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return connection, address
 
+        def close_request(self, request: Any) -> None:
+            # Called in the connection's own thread once its client has gone: close the
+            # database connections the thread opened (they persist between requests), or every
+            # round's new threads would leave theirs open until PostgreSQL refuses more clients.
+            from django.db import connections
+
+            connections.close_all()
+            super().close_request(request)
+
     run(host, port, application, threading=True, server_cls=Server)
 
 
