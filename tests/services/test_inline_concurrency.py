@@ -118,3 +118,60 @@ def test_concurrent_retries_with_one_idempotency_key_run_the_service_once(user: 
     assert len(effects) == 1
     assert ledger.balance(user).available == 9
     assert ledger.verify(user) == []
+
+
+class FailsOnce(BaseService):
+    """Inline, 1 credit; its first run waits until a retry waits for the account, then fails."""
+
+    slug = "test-fails-once"
+    name = "Fails once"
+    cost = D(1)
+    mode = "inline"
+
+    def run(self, ctx: RunContext, data: dict[str, Any]) -> Any:
+        with effects_lock:
+            effects.append(ctx.run.pk)
+            first = len(effects) == 1
+        if first:
+            from tests.credits.test_concurrency import wait_until_a_statement_waits_for_a_lock
+
+            wait_until_a_statement_waits_for_a_lock()
+            raise RuntimeError("the model server is down")
+        return {"ok": True}
+
+
+registry.unregister(FailsOnce.slug)
+
+
+def test_a_retry_waiting_while_the_first_run_fails_gets_the_failed_run(user: Any) -> None:
+    registry.register(FailsOnce)
+    try:
+        ledger.grant(user, 10, source="purchase")
+        runs: list[Any] = []
+        errors: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                runs.append(execute(user, FailsOnce.slug, {}, idempotency_key="order-9"))
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connection.close()
+
+        first = threading.Thread(target=call)
+        first.start()
+        while not effects:  # the first run is running, holding the account's lock
+            threading.Event().wait(0.01)
+        retry = threading.Thread(target=call)
+        retry.start()
+        first.join(60)
+        retry.join(60)
+    finally:
+        registry.unregister(FailsOnce.slug)
+
+    assert errors == []
+    assert len(effects) == 1  # the service ran once for the key
+    assert {run.pk for run in runs} == {effects[0]}
+    assert [run.status for run in runs] == [RunStatus.FAILED, RunStatus.FAILED]
+    assert ledger.balance(user).available == 10
+    assert ledger.verify(user) == []

@@ -67,7 +67,8 @@ class Event:
 
 
 def listening(sender: Any = None) -> bool:
-    """Whether a receiver is connected to :data:`event` (for ``sender``, or for any sender)."""
+    """Whether a receiver would get an event of ``sender``: one connected for that sender or
+    for any sender (without ``sender``: one connected for any sender)."""
     return event.has_listeners(sender)
 
 

@@ -26,7 +26,7 @@ ACTIONS = {
 def announce_entry(entry: CreditTransaction, account: CreditAccount) -> None:
     """Announce a ledger entry just written to ``account`` (whose totals include it)."""
     action = ACTIONS.get(entry.kind)
-    if action is None or not events.listening():
+    if action is None or not events.listening(CreditAccount):
         return
     actor: Any = entry.actor if entry.actor_id is not None else events.CURRENT
     events.announce(

@@ -17,7 +17,7 @@ def announce_catalog_change(
     entry: Service, changes: dict[str, list[Any]], *, created: bool, actor: Any
 ) -> None:
     """Announce the ``changes`` (``{field: [old, new]}``) just written to a catalog row."""
-    if not events.listening():
+    if not events.listening(Service):
         return
     who = actor if actor is not None else events.CURRENT
     if created:

@@ -10,9 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import QuerySet
 
-from quickscale.core.db import PreparedQuery
 from quickscale.credits.exceptions import IdempotencyConflict
 from quickscale.services.base import BaseService
 from quickscale.services.catalog import catalog_row, price
@@ -94,24 +92,15 @@ def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
         ) from None
 
 
-def _runs_by_key(user_id: int, key: str) -> QuerySet[ServiceRun]:
-    # At most one row (a unique constraint), unordered, so the (user, key) index finds it
-    # however many runs the user has.
-    return (
-        ServiceRun.objects.select_related("service")
-        .filter(user_id=user_id, idempotency_key=key)
-        .order_by()
-    )
-
-
-#: A user's run by idempotency key, compiled once per connection.
-_BY_KEY = PreparedQuery(_runs_by_key)
-
-
 def first_run(user: Any, key: str, slug: str, digest: str) -> ServiceRun | None:
     """The run ``user`` started with idempotency ``key``, marked ``replayed``, or ``None``;
     ``IdempotencyConflict`` if the key was used for another request."""
-    first = _BY_KEY.first(user.pk, key)
+    # At most one row (a unique constraint), unordered, so the (user, key) index finds it
+    # however many runs the user has.
+    try:
+        first = ServiceRun.objects.select_related("service").get(user=user, idempotency_key=key)
+    except ServiceRun.DoesNotExist:
+        first = None
     if first is not None and (first.service.slug != slug or first.input_digest != digest):
         raise IdempotencyConflict(
             f"The idempotency key {key!r} was already used for a different request.",
