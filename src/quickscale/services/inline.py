@@ -55,7 +55,8 @@ def run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
     service = prepared.service
     started = time.monotonic()
     failure: Exception | None = None
-    with transaction.atomic(using=router.db_for_write(ServiceRun)):
+    using = router.db_for_write(ServiceRun)
+    with transaction.atomic(using=using):
         ledger.lock_available(user, prepared.price)
         # With an idempotency key, a concurrent retry that got the lock first wrote its run
         # already: this INSERT then fails on the key, before the service runs, and
@@ -74,7 +75,7 @@ def run_inline(user: Any, prepared: Prepared, key: str | None) -> ServiceRun:
         try:
             # The service's writes and the charge roll back together, and the run stays, so a
             # retry with its key finds it failed rather than running the service again.
-            with transaction.atomic(using=router.db_for_write(ServiceRun)):
+            with transaction.atomic(using=using):
                 output = _call(service, ctx, prepared.data, started)
                 finish(run, started, RunStatus.SUCCEEDED, cost=ctx.charged, output=output)
                 if run.cost:

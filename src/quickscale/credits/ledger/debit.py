@@ -19,7 +19,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections
 from django.utils import timezone
 
 from quickscale.core.db import fetch_one
@@ -29,6 +29,7 @@ from quickscale.credits.ledger.allocation import ZERO, spent
 from quickscale.credits.ledger.arguments import Common, Owner, common, digest, owner_id
 from quickscale.credits.ledger.writing import (
     announce,
+    atomic,
     database,
     expire_account,
     idempotent,
@@ -65,7 +66,7 @@ def debit(
     def write() -> CreditTransaction:
         # Inside the caller's transaction, a savepoint only where a replay needs one (an
         # idempotency key): a refusal is raised once the block is left, so it changes nothing.
-        with transaction.atomic(using=database(), savepoint=idempotency_key is not None):
+        with atomic(savepoint=idempotency_key is not None):
             outcome = _without_grants(key, amount, shared, fingerprint) or _with_grants(
                 key, amount, shared, fingerprint
             )

@@ -295,6 +295,7 @@ def try_consume(
     return account, allocations, now
 
 
-def atomic() -> Any:
-    """A transaction (or a savepoint inside the caller's) on the ledger's database."""
-    return transaction.atomic(using=database())
+def atomic(*, savepoint: bool = True) -> Any:
+    """A transaction on the ledger's database, or, inside the caller's, a savepoint (none with
+    ``savepoint=False``)."""
+    return transaction.atomic(using=database(), savepoint=savepoint)
