@@ -13,6 +13,11 @@ Either way a failed run costs nothing and is recorded as failed, and a crash lea
 hold that the sweep (:mod:`quickscale.services.sweeps`) releases. The catalog lives in
 :mod:`quickscale.services.catalog`, input checks in :mod:`quickscale.services.inputs` and usage
 reports in :mod:`quickscale.services.usage`; their public names are importable from here too.
+
+Async code calls :func:`aexecute`, :func:`aenabled_services` and :func:`ausage`: the same
+functions run through ``sync_to_async(thread_sensitive=True)`` by the ledger's
+:func:`~quickscale.credits.ledger.asynchronous.to_async`, with the same arguments, results and
+exceptions.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from django.db import IntegrityError
 
 from quickscale.credits import ledger
+from quickscale.credits.ledger.asynchronous import to_async
 from quickscale.services.catalog import (
     CATALOG_FIELDS,
     announce_change,
@@ -49,7 +55,10 @@ __all__ = [
     "HOLD_GRACE",
     "QUEUE_RETRY_AFTER",
     "Prepared",
+    "aenabled_services",
+    "aexecute",
     "announce_change",
+    "ausage",
     "catalog_entry",
     "enabled_services",
     "execute",
@@ -96,3 +105,11 @@ def execute(user: Any, slug: str, data: Any, *, idempotency_key: str | None = No
         if first is None:
             raise
         return first
+
+
+#: Async :func:`execute`, for ``async def`` views: ``run = await aexecute(user, slug, data)``.
+aexecute = to_async(execute)
+#: Async :func:`~quickscale.services.catalog.enabled_services`.
+aenabled_services = to_async(enabled_services)
+#: Async :func:`~quickscale.services.usage.usage`.
+ausage = to_async(usage)

@@ -7,6 +7,8 @@ Import from here (``from quickscale.credits import ledger``); the modules behind
 - :mod:`.operations`: grant, hold, capture, release, refund, adjust, revoke;
 - :mod:`.sweeps`: expiring grants and releasing holds that ran out;
 - :mod:`.verify`: checking every invariant;
+- :mod:`.asynchronous`: the async twins of the public operations (``adebit``, ``agrant``,
+  ``abalance``...), each the synchronous function run through ``sync_to_async``;
 - :mod:`.writing`, :mod:`.allocation` and :mod:`.arguments`: what the writes share (the
   account lock, idempotency, the entry; which grants credits come from; argument checks).
 
@@ -18,6 +20,25 @@ Every write locks the owner's account row, changes the stored balance and append
 from __future__ import annotations
 
 from quickscale.credits.ledger.arguments import check_idempotency_key
+from quickscale.credits.ledger.asynchronous import (
+    aadjust,
+    abalance,
+    abreakdown,
+    acapture,
+    adebit,
+    aexpire_due,
+    aget_account,
+    agrant,
+    agrants,
+    ahold,
+    arefund,
+    arelease,
+    arelease_expired_holds,
+    arevoke,
+    astatement,
+    asweep,
+    averify,
+)
 from quickscale.credits.ledger.debit import debit, lock_available
 from quickscale.credits.ledger.operations import (
     Revocation,
@@ -49,7 +70,24 @@ __all__ = [
     "Page",
     "Problem",
     "Revocation",
+    "aadjust",
+    "abalance",
+    "abreakdown",
+    "acapture",
+    "adebit",
     "adjust",
+    "aexpire_due",
+    "aget_account",
+    "agrant",
+    "agrants",
+    "ahold",
+    "arefund",
+    "arelease",
+    "arelease_expired_holds",
+    "arevoke",
+    "astatement",
+    "asweep",
+    "averify",
     "balance",
     "breakdown",
     "capture",
