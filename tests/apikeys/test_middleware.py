@@ -74,11 +74,12 @@ def test_a_key_authenticated_post_needs_no_csrf_token(token: str) -> None:
     assert response.json()["method"] == "POST"
 
 
+@pytest.mark.urls("tests.apikeys.urls_anywhere")
 def test_a_session_post_without_a_key_still_needs_its_csrf_token(user: Any) -> None:
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(user)
 
-    response = strict.post(URL)
+    response = strict.post("/api/host/session-post/")  # a view of the host's, under /api/
 
     assert response.status_code == 403
     assert b"CSRF" in response.content

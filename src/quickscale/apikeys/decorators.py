@@ -1,4 +1,12 @@
-"""``require_scopes``: refuse a view unless the request's API key has every scope named."""
+"""``require_scopes``: refuse a view unless the request's API key has every scope named.
+
+It works on any view at any path, sync or ``async def``. Where
+``APIKeyAuthenticationMiddleware`` authenticated the request already (a path under
+``QUICKSCALE_APIKEYS_PATH_PREFIXES``), the decorator uses its key; elsewhere, or without the
+middleware, it authenticates the key itself, with the same verification, errors, rate limits
+and request attributes (see ``quickscale.apikeys.authentication``). The view is exempt from
+CSRF checks: it answers only requests that send a key, which a browser never sends on its own.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +14,46 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 
-from quickscale.apikeys.exceptions import AuthenticationFailed, PermissionDenied
-from quickscale.core.http import error_response
+from quickscale.apikeys.authentication import check, is_checked
 
-View = Callable[..., HttpResponse]
+View = Callable[..., Any]
 
 
 def require_scopes(*scopes: str) -> Callable[[View], View]:
-    """401 without a key, 403 naming the missing scopes with one that lacks them (deny by
-    default: a key has only the scopes it was given; ``write`` implies ``read``)."""
+    """401 without a key or with a bad one, 403 naming the missing scopes with one that lacks
+    them (deny by default: a key has only the scopes it was given; ``write`` implies
+    ``read``), 429 or 503 from the rate limits. Sync and ``async def`` views alike."""
 
     def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            key = getattr(request, "auth", None)
-            if key is None:
-                return error_response(
-                    AuthenticationFailed(
-                        "This endpoint needs an API key: send 'Authorization: Bearer <key>'."
-                    ),
-                    headers={"WWW-Authenticate": 'Bearer realm="api"'},
-                )
-            missing = [scope for scope in scopes if not key.has_scope(scope)]
-            if missing:
-                return error_response(
-                    PermissionDenied(
-                        f"The API key lacks the scope {', '.join(missing)}.",
-                        details={"missing_scopes": missing},
-                    )
-                )
-            return view(request, *args, **kwargs)
+        if iscoroutinefunction(view):
 
+            @wraps(view)
+            async def async_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                if is_checked(request):
+                    refused = check(request, scopes)  # no query: the key is known
+                else:
+                    refused = await sync_to_async(check)(request, scopes)
+                if refused is not None:
+                    return refused
+                return await view(request, *args, **kwargs)
+
+            wrapped: View = async_wrapped
+        else:
+
+            @wraps(view)
+            def sync_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                refused = check(request, scopes)
+                if refused is not None:
+                    return refused
+                response: HttpResponse = view(request, *args, **kwargs)
+                return response
+
+            wrapped = sync_wrapped
         wrapped.required_scopes = scopes  # type: ignore[attr-defined]
+        wrapped.csrf_exempt = True  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
