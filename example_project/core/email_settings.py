@@ -11,25 +11,25 @@ from __future__ import annotations
 
 import django
 
-from core.env_utils import env_bool, env_int, get_env, is_production
+from core.environment import env
 
-PRODUCTION = is_production()
+PRODUCTION = env.production()
 
 #: Whether mail leaves the machine: production with an SMTP server.
-SENDS_EMAIL = PRODUCTION and bool(get_env("EMAIL_HOST"))
+SENDS_EMAIL = PRODUCTION and bool(env.str("EMAIL_HOST", ""))
 _backend = (
     "django.core.mail.backends.smtp.EmailBackend"
     if SENDS_EMAIL
     else "django.core.mail.backends.console.EmailBackend"
 )
 _smtp = {
-    "host": get_env("EMAIL_HOST", "localhost"),
-    "port": env_int("EMAIL_PORT", 587),
-    "username": get_env("EMAIL_HOST_USER"),
-    "password": get_env("EMAIL_HOST_PASSWORD"),
-    "use_tls": env_bool("EMAIL_USE_TLS", True),
+    "host": env.str("EMAIL_HOST", "localhost"),
+    "port": env.int("EMAIL_PORT", 587),
+    "username": env.str("EMAIL_HOST_USER", ""),
+    "password": env.str("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env.bool("EMAIL_USE_TLS", True),
     # A stalled SMTP server must not hold a web worker for ever.
-    "timeout": env_int("EMAIL_TIMEOUT", 10),
+    "timeout": env.int("EMAIL_TIMEOUT", 10),
 }
 
 if django.VERSION >= (6, 1):
@@ -45,5 +45,5 @@ else:
     EMAIL_HOST_PASSWORD = _smtp["password"]
     EMAIL_USE_TLS = _smtp["use_tls"]
     EMAIL_TIMEOUT = _smtp["timeout"]
-DEFAULT_FROM_EMAIL = get_env("DEFAULT_FROM_EMAIL", "QuickScale <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "QuickScale <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

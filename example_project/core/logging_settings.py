@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from core.env_utils import get_env
+from core.environment import env
 
-LOG_LEVEL = get_env("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 
 LOGGING = {
     "version": 1,

@@ -18,20 +18,23 @@ import dj_database_url
 
 # Django reads only the UPPER_CASE names these imports bring in.
 from core.email_settings import *  # noqa: F403
-from core.env_utils import env_bool, env_list, get_env, is_production
+from core.environment import env
 from core.logging_settings import *  # noqa: F403
 from core.security_settings import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-PRODUCTION = is_production()
+PRODUCTION = env.production()
 
-SECRET_KEY = get_env(
+SECRET_KEY = env.str(
     "SECRET_KEY",
-    "django-insecure-quickscale-example-development-only-never-use-in-production",
-    required=PRODUCTION,
+    env.development_default(
+        "django-insecure-quickscale-example-development-only-never-use-in-production"
+    ),
 )
-DEBUG = not PRODUCTION and env_bool("DEBUG", True)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], required=PRODUCTION)
+DEBUG = not PRODUCTION and env.bool("DEBUG", True)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", env.development_default(["localhost", "127.0.0.1", "[::1]"])
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -103,7 +106,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        get_env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=600,
         conn_health_checks=True,
     ),
@@ -143,11 +146,11 @@ AUTHENTICATION_BACKENDS = [
 ]
 SITE_ID = 1
 #: The product's name, in page titles, emails ("[QuickScale] ...") and the header.
-SITE_NAME = get_env("SITE_NAME", "QuickScale")
-SITE_TAGLINE = get_env("SITE_TAGLINE", "Prepaid credits, paid services and API keys.")
+SITE_NAME = env.str("SITE_NAME", "QuickScale")
+SITE_TAGLINE = env.str("SITE_TAGLINE", "Prepaid credits, paid services and API keys.")
 #: The host emails link to when they are sent outside a request: the first of ALLOWED_HOSTS in
 #: production, runserver's address in development.
-SITE_DOMAIN = get_env("SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else "127.0.0.1:8000")
+SITE_DOMAIN = env.str("SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION else "127.0.0.1:8000")
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "users:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "public:home"
@@ -168,7 +171,7 @@ CSRF_FAILURE_VIEW = "common.views.csrf_failure"
 # SECRET_KEY so that rotating one does not invalidate every key. Required in production; in
 # development the pepper is derived from SECRET_KEY. Set it before issuing keys: keys made
 # before it stop working (their owners roll them).
-API_KEY_PEPPER = get_env("API_KEY_PEPPER", required=PRODUCTION)
+API_KEY_PEPPER = env.str("API_KEY_PEPPER", env.development_default(""))
 if API_KEY_PEPPER:
     QUICKSCALE_APIKEYS_PEPPERS = {1: API_KEY_PEPPER}
 
@@ -178,7 +181,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # The cache: Redis from REDIS_URL (e.g. redis://127.0.0.1:6379/0), which every web process shares,
 # so an API key's rate limit holds across them; without it each process counts for itself
 # (fine in development; `check --deploy` warns about it).
-REDIS_URL = get_env("REDIS_URL")
+REDIS_URL = env.str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -186,13 +189,13 @@ if REDIS_URL:
 
 # Billing through Stripe: on when all three are set, e.g. from the Stripe dashboard's test mode
 # (the webhook endpoint is /stripe/webhook/).
-QUICKSCALE_BILLING_STRIPE_SECRET_KEY = get_env("STRIPE_SECRET_KEY")
-QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY = get_env("STRIPE_PUBLISHABLE_KEY")
-QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET = get_env("STRIPE_WEBHOOK_SECRET")
+QUICKSCALE_BILLING_STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", "")
+QUICKSCALE_BILLING_STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", "")
+QUICKSCALE_BILLING_STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", "")
 # Without them, development (DEBUG on) buys through the payment sandbox: a local checkout page
 # and signed webhooks, no money and no network. It never runs with DEBUG off or in production
 # (a system check refuses it, and it refuses to act).
-QUICKSCALE_BILLING_SANDBOX = env_bool(
+QUICKSCALE_BILLING_SANDBOX = env.bool(
     "BILLING_SANDBOX",
     DEBUG
     and not (
@@ -205,9 +208,9 @@ QUICKSCALE_BILLING_SANDBOX = env_bool(
 # The "LLM completion" demo service: any OpenAI-compatible endpoint, e.g.
 # DEMO_LLM_BASE_URL=https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama). Without a
 # base URL and a model the service is listed as not configured and refuses to run.
-DEMO_LLM_BASE_URL = get_env("DEMO_LLM_BASE_URL")
-DEMO_LLM_API_KEY = get_env("DEMO_LLM_API_KEY")
-DEMO_LLM_MODEL = get_env("DEMO_LLM_MODEL")
+DEMO_LLM_BASE_URL = env.str("DEMO_LLM_BASE_URL", "")
+DEMO_LLM_API_KEY = env.str("DEMO_LLM_API_KEY", "")
+DEMO_LLM_MODEL = env.str("DEMO_LLM_MODEL", "")
 # The "Document report" demo service waits while this file exists (for demos and tests that
 # look at a run in progress).
-DEMO_REPORT_HOLD_FILE = get_env("DEMO_REPORT_HOLD_FILE")
+DEMO_REPORT_HOLD_FILE = env.str("DEMO_REPORT_HOLD_FILE", "")

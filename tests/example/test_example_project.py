@@ -118,6 +118,63 @@ def test_a_misspelt_mode_is_an_error_not_development(tmp_path: Path) -> None:
     assert "QUICKSCALE_ENV must be 'development' or 'production', not 'prod'" in result.stderr
 
 
+SHOW_SETTINGS = (
+    "from django.conf import settings; "
+    "print(settings.DEBUG, settings.SECURE_HSTS_SECONDS, settings.ALLOWED_HOSTS, "
+    "settings.SITE_NAME)"
+)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false (1/0, yes/no, on/off), not 'maybe'."),
+        ("DEBUG", "t", "DEBUG must be true or false (1/0, yes/no, on/off), not 't'."),
+        ("EMAIL_PORT", "587a", "EMAIL_PORT must be an integer, not '587a'."),
+        ("SECURE_HSTS_SECONDS", "1.5", "SECURE_HSTS_SECONDS must be an integer, not '1.5'."),
+    ],
+)
+def test_a_value_that_is_not_clearly_valid_stops_start_up(
+    tmp_path: Path, variable: str, value: str, error: str
+) -> None:
+    result = run_manage("check", env=example_env(tmp_path, **{variable: value}))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert error in result.stderr
+
+
+def test_blank_values_count_as_unset_and_values_are_stripped(tmp_path: Path) -> None:
+    env = example_env(
+        tmp_path,
+        DEBUG=" ",
+        SECURE_HSTS_SECONDS="",
+        ALLOWED_HOSTS=" a.example.com , ,b.example.com ",
+        SITE_NAME="  Acme ",
+    )
+
+    result = run_manage("shell", "-v", "0", "-c", SHOW_SETTINGS, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True 0 ['a.example.com', 'b.example.com'] Acme"
+
+
+def test_flags_take_yes_no_on_off_and_one_zero_in_any_case(tmp_path: Path) -> None:
+    env = example_env(tmp_path, DEBUG="OFF", SECURE_HSTS_SECONDS="60")
+
+    result = run_manage("shell", "-v", "0", "-c", SHOW_SETTINGS, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["False", "60"]
+
+
+def test_production_takes_a_list_of_only_commas_as_missing(tmp_path: Path) -> None:
+    result = run_manage("check", env=example_env(tmp_path, **{**PRODUCTION, "ALLOWED_HOSTS": ","}))
+
+    assert result.returncode != 0
+    assert "The ALLOWED_HOSTS environment variable must be set" in result.stderr
+
+
 def test_demo_adds_its_data_then_prints_the_log_ins_and_the_address(
     demo_server: DemoServer,
 ) -> None:
