@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -162,3 +163,116 @@ def test_async_views_see_the_key_owner_too(user: Any, token: str) -> None:
 
     assert seen["user"] == user
     assert seen["auser"] == user
+
+
+# -- async mode ----------------------------------------------------------------------------------
+
+
+def _middleware(view: Any) -> Any:
+    from quickscale.apikeys.middleware import APIKeyAuthenticationMiddleware
+
+    return APIKeyAuthenticationMiddleware(view)
+
+
+def test_the_middleware_runs_in_the_mode_of_the_handler_it_wraps() -> None:
+    from asgiref.sync import iscoroutinefunction
+
+    from quickscale.apikeys.middleware import APIKeyAuthenticationMiddleware
+
+    async def async_view(request: Any) -> Any: ...
+
+    def sync_view(request: Any) -> Any: ...
+
+    assert APIKeyAuthenticationMiddleware.sync_capable is True
+    assert APIKeyAuthenticationMiddleware.async_capable is True
+    assert iscoroutinefunction(_middleware(async_view))
+    assert not iscoroutinefunction(_middleware(sync_view))
+
+
+def test_in_async_mode_a_key_authenticates_the_request_as_its_owner(user: Any, token: str) -> None:
+    from asgiref.sync import async_to_sync
+    from django.http import HttpResponse
+
+    seen: dict[str, Any] = {}
+
+    async def view(request: Any) -> HttpResponse:
+        seen["user"] = request.user
+        seen["auser"] = await request.auser()
+        seen["key"] = request.auth
+        return HttpResponse("served")
+
+    request = RequestFactory().get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = async_to_sync(_middleware(view))(request)
+
+    assert response.content == b"served"
+    assert seen["user"] == user
+    assert seen["auser"] == user
+    assert seen["key"].owner == user
+    assert request._dont_enforce_csrf_checks is True
+
+
+def test_in_async_mode_a_bad_key_is_refused_before_the_view(db: None) -> None:
+    from asgiref.sync import async_to_sync
+
+    async def view(request: Any) -> Any:
+        raise AssertionError("the view must not run")
+
+    request = RequestFactory().get(URL, HTTP_AUTHORIZATION="Bearer qs_live_nope")
+    response = async_to_sync(_middleware(view))(request)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert json.loads(response.content)["error"]["code"] == "authentication_failed"
+
+
+def test_in_async_mode_paths_outside_the_prefixes_are_left_alone(db: None) -> None:
+    from asgiref.sync import async_to_sync
+    from django.http import HttpResponse
+
+    async def view(request: Any) -> HttpResponse:
+        return HttpResponse(repr(request.auth))
+
+    request = RequestFactory().get("/report/", HTTP_AUTHORIZATION="Bearer qs_live_nope")
+    response = async_to_sync(_middleware(view))(request)
+
+    assert response.status_code == 200
+    assert response.content == b"None"
+
+
+def test_through_the_async_client_a_key_authenticates_the_request(token: str, user: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    response = async_to_sync(AsyncClient().get)(URL, headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response.json()["user"] == user.get_username()
+
+
+def test_through_the_async_client_bad_and_missing_keys_are_401(db: None) -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    bad = async_to_sync(client.get)(URL, headers={"Authorization": "Bearer qs_live_nope"})
+    missing = async_to_sync(client.get)(URL)
+
+    assert bad.status_code == 401
+    assert bad.json()["error"]["message"] == "The API key is malformed."
+    assert missing.status_code == 401
+    assert "needs an API key" in missing.json()["error"]["message"]
+
+
+def test_through_the_async_client_a_request_is_counted_once(user: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    _, token = create_key(user, "slow", scopes=["ping:read"], rate_limit=2)
+    client = AsyncClient()
+
+    statuses = [
+        async_to_sync(client.get)(URL, headers={"Authorization": f"Bearer {token}"}).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]  # the middleware and require_scopes count it once
