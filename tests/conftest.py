@@ -17,7 +17,13 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "pos
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ON_POSTGRES:
+        # Tests of what SQLite lacks do not apply to PostgreSQL: not run, and not a skip.
+        about_sqlite = [item for item in items if item.get_closest_marker("sqlite")]
+        if about_sqlite:
+            config.hook.pytest_deselected(items=about_sqlite)
+            items[:] = [item for item in items if not item.get_closest_marker("sqlite")]
     for item in items:
         if item.get_closest_marker("postgres") and not ON_POSTGRES:
             item.add_marker(

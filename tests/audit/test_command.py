@@ -271,9 +271,7 @@ def test_export_to_an_unwritable_file_is_a_clear_error(tmp_path: Path) -> None:
 # -- triggers ---------------------------------------------------------------------------------
 
 
-def test_row_level_capture_needs_postgresql(vendor: str) -> None:
-    if vendor == "postgresql":
-        pytest.skip("PostgreSQL supports row-level capture: see test_triggers.py")
-
+@pytest.mark.sqlite
+def test_row_level_capture_needs_postgresql() -> None:
     with pytest.raises(CommandError, match="Row-level capture needs PostgreSQL"):
         audit("triggers", "install")
