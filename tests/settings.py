@@ -15,6 +15,9 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
+# English unless a request asks for another of LANGUAGES (LocaleMiddleware).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 QUICKSCALE_APPS = [
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "quickscale.core.middleware.RequestContextMiddleware",
     "quickscale.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

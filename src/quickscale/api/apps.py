@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 from quickscale.core.checks import dependency_check
 
@@ -11,7 +12,7 @@ class APIConfig(AppConfig):
 
     name = "quickscale.api"
     label = "quickscale_api"
-    verbose_name = "QuickScale API"
+    verbose_name = _("QuickScale API")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

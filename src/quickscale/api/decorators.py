@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
+from django.utils.translation import gettext
 
 from quickscale.api.errors import (
     InvalidJSON,
@@ -136,11 +137,11 @@ def to_response(error: Exception) -> HttpResponse:
     """The response to an error raised while answering an API request. An error that is not
     the client's (a bug) is re-raised, for Django to log and answer as it answers any 500."""
     if isinstance(error, Http404):
-        error = NotFound("There is nothing at this address.")
+        error = NotFound(gettext("There is nothing at this address."))
     elif isinstance(error, RequestDataTooBig):
         error = _too_large()
     elif isinstance(error, UnreadablePostError):
-        error = InvalidRequest("The body could not be read: the client went away.")
+        error = InvalidRequest(gettext("The body could not be read: the client went away."))
     if not isinstance(error, QuickScaleError):
         raise error
     headers = {}
@@ -155,7 +156,10 @@ def to_response(error: Exception) -> HttpResponse:
 
 def _too_large() -> PayloadTooLarge:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return PayloadTooLarge(f"The body is larger than {limit} bytes.", details={"max_bytes": limit})
+    return PayloadTooLarge(
+        gettext("The body is larger than %(limit)s bytes.") % {"limit": limit},
+        details={"max_bytes": limit},
+    )
 
 
 def _with_body(view: View) -> View:
@@ -175,7 +179,8 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not (isinstance(length, str) and length.isascii() and length.isdigit()):
         raise InvalidRequest(
-            "The Content-Length header is not a number.", details={"header": "Content-Length"}
+            gettext("The Content-Length header is not a number."),
+            details={"header": "Content-Length"},
         )
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is not None and int(length) > limit:
@@ -185,13 +190,13 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         return {}
     if request.content_type != "application/json":
         raise UnsupportedMediaType(
-            "Send the body as JSON, with 'Content-Type: application/json'.",
+            gettext("Send the body as JSON, with 'Content-Type: application/json'."),
             details={"content_type": request.content_type or None},
         )
     charset = (request.content_params or {}).get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(
-            "JSON bodies must be encoded in UTF-8.", details={"charset": charset}
+            gettext("JSON bodies must be encoded in UTF-8."), details={"charset": charset}
         )
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
@@ -199,11 +204,12 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         # ValueError covers malformed JSON, bad UTF-8, NaN/Infinity and numbers too long to
         # convert; RecursionError a pathologically nested document.
         raise InvalidJSON(
-            "The body is not valid JSON.", details={"reason": str(error)[:200]}
+            gettext("The body is not valid JSON."), details={"reason": str(error)[:200]}
         ) from None
     if not isinstance(data, dict):
         raise InvalidJSON(
-            f"The body must be a JSON object, not {type(data).__name__}.",
+            gettext("The body must be a JSON object, not %(type)s.")
+            % {"type": type(data).__name__},
             details={"reason": "not an object"},
         )
     return data

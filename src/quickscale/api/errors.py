@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext
+
 from quickscale.core.errors import QuickScaleError
 
 
@@ -54,7 +56,8 @@ class MethodNotAllowed(APIError):
     def __init__(self, method: str, allowed: Iterable[str]) -> None:
         self.allowed = sorted(allowed)
         super().__init__(
-            f"{method} is not allowed here; use {', '.join(self.allowed)}.",
+            gettext("%(method)s is not allowed here; use %(allowed)s.")
+            % {"method": method, "allowed": ", ".join(self.allowed)},
             details={"allowed": self.allowed},
         )
 

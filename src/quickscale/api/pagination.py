@@ -13,6 +13,7 @@ import re
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from quickscale.api.errors import InvalidParameter
 
@@ -31,7 +32,7 @@ def page_size(request: HttpRequest) -> int:
         return int(settings.QUICKSCALE_API_PAGE_SIZE)
     if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise InvalidParameter(
-            f"limit must be an integer from 1 to {maximum}.",
+            gettext("limit must be an integer from 1 to %(maximum)s.") % {"maximum": maximum},
             details={"parameter": "limit", "maximum": maximum},
         )
     return int(raw)
@@ -58,7 +59,9 @@ def decode_cursor(request: HttpRequest, kind: str) -> int | None:
             position = int(match[1])
     if position is None:
         raise InvalidParameter(
-            "cursor is not a cursor of this list: pass the next_cursor of a previous page.",
+            gettext(
+                "cursor is not a cursor of this list: pass the next_cursor of a previous page."
+            ),
             details={"parameter": "cursor"},
         )
     return position

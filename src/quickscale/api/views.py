@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.translation import gettext
 from django.views.csrf import csrf_failure as django_csrf_failure
 
 from quickscale.api import docs_page, openapi, serializers
@@ -147,7 +148,7 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
     unknown = sorted(set(body) - RUN_FIELDS)
     if unknown:
         raise InvalidRequest(
-            f'Unknown field {unknown[0]!r}: send {{"input": {{...}}}}.',
+            gettext('Unknown field %(field)r: send {"input": {...}}.') % {"field": unknown[0]},
             details={"unknown_fields": unknown},
         )
     key = _idempotency_key(request)
@@ -186,7 +187,7 @@ def _idempotency_key(request: HttpRequest) -> str | None:
     key = request.META.get("HTTP_IDEMPOTENCY_KEY")
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest(
-            "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+            gettext("The Idempotency-Key header must be 1 to 255 printable ASCII characters."),
             details={"header": "Idempotency-Key"},
         )
     return key
@@ -237,7 +238,9 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
             .first()
         )
     if found is None:
-        raise NotFound(f"You have no run {run_id!r}.", details={"run": run_id})
+        raise NotFound(
+            gettext("You have no run %(run)r.") % {"run": run_id}, details={"run": run_id}
+        )
     return JsonResponse(serializers.run(found))
 
 
@@ -261,7 +264,7 @@ def usage(request: HttpRequest) -> HttpResponse:
             since = None
         if since is None:
             raise InvalidParameter(
-                "since must be a date written YYYY-MM-DD.", details={"parameter": "since"}
+                gettext("since must be a date written YYYY-MM-DD."), details={"parameter": "since"}
             )
     rows = execution.usage(request.user, since=since)
     return JsonResponse({"data": [serializers.usage_row(row) for row in rows]})
@@ -299,7 +302,9 @@ def docs(request: HttpRequest) -> HttpResponse:
 
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Every other address under the API: a JSON 404 rather than the site's HTML page."""
-    response = to_response(NotFound(f"There is no endpoint {request.path!r}."))
+    response = to_response(
+        NotFound(gettext("There is no endpoint %(path)r.") % {"path": request.path})
+    )
     response["Cache-Control"] = "no-store"
     return response
 

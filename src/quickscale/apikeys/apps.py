@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class APIKeysConfig(AppConfig):
@@ -9,7 +10,7 @@ class APIKeysConfig(AppConfig):
 
     name = "quickscale.apikeys"
     label = "quickscale_apikeys"
-    verbose_name = "QuickScale API keys"
+    verbose_name = _("QuickScale API keys")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 
 from quickscale.apikeys import signals, tokens
 from quickscale.apikeys.exceptions import AuthenticationFailed, InvalidKeyArgument
@@ -186,10 +187,12 @@ def roll_key(key: APIKey, *, by: Any = None, grace: int | None = None) -> tuple[
         old = APIKey.objects.select_for_update().get(pk=key.pk)
         if not old.is_active:
             raise InvalidKeyArgument(
-                "Only an active key can be rolled.", details={"key": old.key_id}
+                gettext("Only an active key can be rolled."), details={"key": old.key_id}
             )
         if APIKey.objects.filter(rotated_from=old).exists():
-            raise InvalidKeyArgument("This key was rolled already.", details={"key": old.key_id})
+            raise InvalidKeyArgument(
+                gettext("This key was rolled already."), details={"key": old.key_id}
+            )
         new, token = create_key(
             old.owner,
             old.name,
@@ -245,7 +248,7 @@ def authenticate(raw: str, ip: str | None = None) -> APIKey:
     """
     token = tokens.parse(raw.strip(), settings.QUICKSCALE_APIKEYS_PREFIX)
     if token is None:
-        raise AuthenticationFailed("The API key is malformed.")
+        raise AuthenticationFailed(gettext("The API key is malformed."))
     key = _BY_KEY_ID.first(token.key_id)
     # An unknown key id costs an HMAC too (with the current pepper), as a wrong secret does.
     digest = hash_secret(token.secret, pepper_version() if key is None else key.pepper_version)
@@ -255,16 +258,16 @@ def authenticate(raw: str, ip: str | None = None) -> APIKey:
         or not hmac.compare_digest(digest, key.secret_hash)
         or key.environment != token.env
     ):
-        raise AuthenticationFailed("The API key is not valid.")
+        raise AuthenticationFailed(gettext("The API key is not valid."))
     now = timezone.now()
     if key.revoked_at is not None:
-        raise AuthenticationFailed("The API key was revoked.")
+        raise AuthenticationFailed(gettext("The API key was revoked."))
     if key.expires_at is not None and key.expires_at <= now:
-        raise AuthenticationFailed("The API key has expired.")
+        raise AuthenticationFailed(gettext("The API key has expired."))
     if not key.owner.is_active:
-        raise AuthenticationFailed("The API key's owner is inactive.")
+        raise AuthenticationFailed(gettext("The API key's owner is inactive."))
     if key.allowed_ips and not _allowed(ip, key.allowed_ips):
-        raise AuthenticationFailed("The API key may not be used from this address.")
+        raise AuthenticationFailed(gettext("The API key may not be used from this address."))
     _touch(key, ip, now)
     return key
 

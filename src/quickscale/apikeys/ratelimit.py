@@ -31,6 +31,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.utils.translation import gettext
 
 from quickscale.apikeys.exceptions import RateLimited, RateLimitUnavailable
 
@@ -77,13 +78,15 @@ def _cache() -> BaseCache:
 
 def _key_limited(limit: int, left: float) -> RateLimited:
     return RateLimited(
-        f"Too many requests: the limit is {limit} a minute.", retry_after=max(1, math.ceil(left))
+        gettext("Too many requests: the limit is %(limit)s a minute.") % {"limit": limit},
+        retry_after=max(1, math.ceil(left)),
     )
 
 
 def _address_limited(left: float) -> RateLimited:
     return RateLimited(
-        "Too many failed authentications from this address.", retry_after=max(1, math.ceil(left))
+        gettext("Too many failed authentications from this address."),
+        retry_after=max(1, math.ceil(left)),
     )
 
 
@@ -176,7 +179,9 @@ def _reach(call: Callable[[], T]) -> T | None:
         if fail_open:
             return None
         raise RateLimitUnavailable(
-            "Requests cannot be counted against their rate limits right now; try again shortly.",
+            gettext(
+                "Requests cannot be counted against their rate limits right now; try again shortly."
+            ),
             retry_after=UNAVAILABLE_RETRY_AFTER,
         ) from error
 

@@ -46,7 +46,7 @@ def people_only(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if getattr(request, "auth", None) is not None:
-            raise PermissionDenied("API keys are managed by people signed in, not by keys.")
+            raise PermissionDenied(_("API keys are managed by people signed in, not by keys."))
         return view(request, *args, **kwargs)
 
     return never_cache(login_required(wrapped))

@@ -6,6 +6,7 @@ from django.apps import AppConfig
 from django.core import checks
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 from quickscale.core import maintenance
 
@@ -17,7 +18,7 @@ class AuditConfig(AppConfig):
 
     name = "quickscale.audit"
     label = "quickscale_audit"
-    verbose_name = "QuickScale audit log"
+    verbose_name = _("QuickScale audit log")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 from quickscale.core import maintenance
 from quickscale.core.checks import dependency_check
@@ -14,7 +15,7 @@ class BillingConfig(AppConfig):
 
     name = "quickscale.billing"
     label = "quickscale_billing"
-    verbose_name = "QuickScale billing"
+    verbose_name = _("QuickScale billing")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

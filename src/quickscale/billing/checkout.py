@@ -22,6 +22,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from quickscale.billing import locks
 from quickscale.billing.client import get_client, require_enabled
@@ -104,7 +105,7 @@ def _price_on_sale(stripe_id: str) -> Price:
     price = Price.objects.on_sale().select_related("product").filter(stripe_id=stripe_id).first()
     if price is None:
         raise PriceUnavailable(
-            "That price is not on sale.", details={"price": stripe_id, "field": "price"}
+            gettext("That price is not on sale."), details={"price": stripe_id, "field": "price"}
         )
     return price
 
@@ -120,7 +121,7 @@ def start_checkout(user: Any, price_id: str, *, success_url: str, cancel_url: st
     price = _price_on_sale(price_id)
     if price.kind == PriceKind.PLAN and live_subscription(user) is not None:
         raise SubscriptionConflict(
-            "You have a plan already: change it instead of buying a second one.",
+            gettext("You have a plan already: change it instead of buying a second one."),
             details={"price": price_id},
         )
     customer = get_or_create_customer(user)
@@ -154,7 +155,7 @@ def portal_url(user: Any, return_url: str) -> str:
     require_enabled()
     customer = customer_of(user)
     if customer is None:
-        raise BillingError("There is nothing to manage yet: buy credits or a plan first.")
+        raise BillingError(gettext("There is nothing to manage yet: buy credits or a plan first."))
     session = as_data(
         get_client().v1.billing_portal.sessions.create(
             params={"customer": customer.stripe_id, "return_url": return_url}
@@ -187,18 +188,18 @@ def change_plan(user: Any, price_id: str) -> Subscription:
     require_enabled()
     new = _price_on_sale(price_id)
     if new.kind != PriceKind.PLAN:
-        raise PriceUnavailable("That price is not a plan.", details={"price": price_id})
+        raise PriceUnavailable(gettext("That price is not a plan."), details={"price": price_id})
     current = live_subscription(user)
     if current is None:
-        raise SubscriptionConflict("You have no plan to change.")
+        raise SubscriptionConflict(gettext("You have no plan to change."))
     with transaction.atomic():
         locks.lock(current.stripe_id)
         data = fetch_subscription(current.stripe_id)
         item = plan_item(data or {})
         if data is None or item is None:
-            raise SubscriptionConflict("Your plan could not be found at Stripe.")
+            raise SubscriptionConflict(gettext("Your plan could not be found at Stripe."))
         if ref(item.get("price")) == new.stripe_id:
-            raise SubscriptionConflict("You are on that plan already.")
+            raise SubscriptionConflict(gettext("You are on that plan already."))
         upgrade = is_upgrade(current.price, new)
         params: SubscriptionUpdateParams = {"items": [{"id": item["id"], "price": new.stripe_id}]}
         if upgrade:
@@ -227,7 +228,7 @@ def set_cancel_at_period_end(user: Any, cancel: bool) -> Subscription:
     require_enabled()
     current = live_subscription(user)
     if current is None:
-        raise SubscriptionConflict("You have no plan.")
+        raise SubscriptionConflict(gettext("You have no plan."))
     with transaction.atomic():
         locks.lock(current.stripe_id)
         updated = get_client().v1.subscriptions.update(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from quickscale.billing.client import get_client, require_enabled
 from quickscale.billing.exceptions import RefundRefused
@@ -152,27 +153,38 @@ def _replayed(answer: Any) -> bool:
 
 
 def _check(payment: Payment, amount: int | None, left: int) -> None:
-    def refused(problem: str) -> RefundRefused:
+    def refused(message: str, **values: object) -> RefundRefused:
         return RefundRefused(
-            f"Payment {payment.pk} {problem}.",
+            message % {"payment": payment.pk, **values},
             code="refund_not_refundable",
             details={"payment": payment.pk, "status": payment.status},
         )
 
     if payment.status == PaymentStatus.REFUNDED or (payment.status in REFUNDABLE and left <= 0):
-        raise refused("has been refunded in full already")
+        raise refused(gettext("Payment %(payment)s has been refunded in full already."))
     if payment.status not in REFUNDABLE:
-        raise refused(f"cannot be refunded: it is {payment.get_status_display()}, not paid")
+        raise refused(
+            gettext("Payment %(payment)s cannot be refunded: it is %(status)s, not paid."),
+            status=payment.get_status_display(),
+        )
     if not (payment.charge_id or payment.payment_intent_id or payment.invoice_id):
-        raise refused("cannot be refunded: it has no charge at Stripe")
+        raise refused(
+            gettext("Payment %(payment)s cannot be refunded: it has no charge at Stripe.")
+        )
     if amount is not None and (
         isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= left
     ):
         shown = format_money(amount, payment.currency) if isinstance(amount, int) else repr(amount)
         raise RefundRefused(
-            f"A refund of {shown} is not possible: it must be more than 0 and at most "
-            f"{format_money(left, payment.currency)}, what is left to refund of "
-            f"{payment.amount_display}.",
+            gettext(
+                "A refund of %(amount)s is not possible: it must be more than 0 and at most "
+                "%(left)s, what is left to refund of %(total)s."
+            )
+            % {
+                "amount": shown,
+                "left": format_money(left, payment.currency),
+                "total": payment.amount_display,
+            },
             code="refund_amount_invalid",
             details={
                 "payment": payment.pk,

@@ -70,7 +70,7 @@ def people_only(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if getattr(request, "auth", None) is not None:
-            raise PermissionDenied("Billing is managed by people signed in, not by API keys.")
+            raise PermissionDenied(_("Billing is managed by people signed in, not by API keys."))
         return view(request, *args, **kwargs)
 
     return never_cache(login_required(wrapped))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
@@ -10,7 +11,7 @@ class CoreConfig(AppConfig):
 
     name = "quickscale.core"
     label = "quickscale_core"
-    verbose_name = "QuickScale core"
+    verbose_name = _("QuickScale core")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

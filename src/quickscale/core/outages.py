@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import TemplateDoesNotExist, loader
+from django.utils.translation import gettext
 from django.views.defaults import ERROR_PAGE_TEMPLATE
 
 from quickscale.core.errors import DatabaseUnavailable
@@ -79,7 +80,7 @@ def unavailable_response(request: HttpRequest, retry_after: int) -> HttpResponse
     headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
     if is_api_request(request):
         error = DatabaseUnavailable(
-            "The database cannot be reached at the moment; try again in a few seconds.",
+            gettext("The database cannot be reached at the moment; try again in a few seconds."),
             retry_after=retry_after,
         )
         return error_response(error, headers=headers)

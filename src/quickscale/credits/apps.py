@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 from quickscale.core import maintenance
 
@@ -14,7 +15,7 @@ class CreditsConfig(AppConfig):
 
     name = "quickscale.credits"
     label = "quickscale_credits"
-    verbose_name = "QuickScale credits"
+    verbose_name = _("QuickScale credits")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

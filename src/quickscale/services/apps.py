@@ -7,6 +7,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 from quickscale.core import maintenance
 from quickscale.core.checks import dependency_check
@@ -19,7 +20,7 @@ class ServicesConfig(AppConfig):
 
     name = "quickscale.services"
     label = "quickscale_services"
-    verbose_name = "QuickScale services"
+    verbose_name = _("QuickScale services")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from quickscale.core.tasks import queues_with
 from quickscale.credits import ledger
@@ -133,8 +134,10 @@ def _enqueue(run: ServiceRun, payload: dict[str, Any]) -> None:
             return
         logger.exception("Run %s could not be queued; it was failed at no cost.", run.pk)
         raise QueueUnavailable(
-            "The run could not be queued: background work is unavailable for a moment. "
-            "Nothing was charged; send the request again shortly.",
+            gettext(
+                "The run could not be queued: background work is unavailable for a moment. "
+                "Nothing was charged; send the request again shortly."
+            ),
             retry_after=QUEUE_RETRY_AFTER,
             run=run.pk,
         ) from error
@@ -245,7 +248,9 @@ def _call_with_timeout(
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise ServiceTimeout(f"The service did not finish within {timeout} seconds.")
+        raise ServiceTimeout(
+            gettext("The service did not finish within %(seconds)s seconds.") % {"seconds": timeout}
+        )
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("output")

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from quickscale.credits import ledger
 from quickscale.services.base import BaseService, RunContext
@@ -105,5 +106,8 @@ def _call(service: BaseService, ctx: RunContext, data: dict[str, Any], started: 
     after the fact, since the transaction cannot be handed to another thread."""
     output = as_json(service.run(ctx, data))
     if time.monotonic() - started > timeout(service):
-        raise ServiceTimeout(f"The service did not finish within {timeout(service)} seconds.")
+        raise ServiceTimeout(
+            gettext("The service did not finish within %(seconds)s seconds.")
+            % {"seconds": timeout(service)}
+        )
     return output

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext
 
 from quickscale.credits.exceptions import IdempotencyConflict
 from quickscale.services.base import BaseService
@@ -35,14 +36,15 @@ def input_digest(slug: str, data: Any) -> str:
     """A fingerprint of a request, to tell a replay from a different request with its key."""
     if not isinstance(data, dict):
         raise InvalidInput(
-            f"The input must be an object, not {type(data).__name__}.",
-            details={"__all__": ["The input must be an object."]},
+            gettext("The input must be an object, not %(type)s.") % {"type": type(data).__name__},
+            details={"__all__": [gettext("The input must be an object.")]},
         )
     try:
         text = json.dumps([slug, data], sort_keys=True, cls=DjangoJSONEncoder, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise InvalidInput(
-            f"The input must be JSON data: {error}.", details={"__all__": [str(error)]}
+            gettext("The input must be JSON data: %(error)s.") % {"error": error},
+            details={"__all__": [str(error)]},
         ) from None
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -53,11 +55,14 @@ def prepare(slug: str, data: Any, digest: str | None = None) -> Prepared:
     service_class = registry.get(slug)
     entry = catalog_row(service_class)
     if not entry.enabled:
-        raise ServiceDisabled(f"The service {slug!r} is disabled.", details={"service": slug})
+        raise ServiceDisabled(
+            gettext("The service %(slug)r is disabled.") % {"slug": slug}, details={"service": slug}
+        )
     service = service_class()
     if not service.is_available():
         raise ServiceDisabled(
-            f"The service {slug!r} is not configured on this site.", details={"service": slug}
+            gettext("The service %(slug)r is not configured on this site.") % {"slug": slug},
+            details={"service": slug},
         )
     clean = validate_input(service, data)
     return Prepared(service, entry, clean, price(service, entry, clean), digest)
@@ -67,8 +72,8 @@ def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
     """The service's form and ``validate`` hook; errors name each field."""
     if not isinstance(data, dict):
         raise InvalidInput(
-            f"The input must be an object, not {type(data).__name__}.",
-            details={"__all__": ["The input must be an object."]},
+            gettext("The input must be an object, not %(type)s.") % {"type": type(data).__name__},
+            details={"__all__": [gettext("The input must be an object.")]},
         )
     if service.input_form is None:
         clean = dict(data)
@@ -76,7 +81,8 @@ def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
         form = service.input_form(data=data)
         if not form.is_valid():
             raise InvalidInput(
-                "The input is invalid: " + ", ".join(sorted(form.errors)) + ".",
+                gettext("The input is invalid: %(fields)s.")
+                % {"fields": ", ".join(sorted(form.errors))},
                 details={field: list(errors) for field, errors in form.errors.items()},
             )
         clean = form.cleaned_data
@@ -87,7 +93,8 @@ def validate_input(service: BaseService, data: Any) -> dict[str, Any]:
             error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
         )
         raise InvalidInput(
-            "The input is invalid: " + "; ".join(m for ms in messages.values() for m in ms),
+            gettext("The input is invalid: %(problems)s")
+            % {"problems": "; ".join(m for ms in messages.values() for m in ms)},
             details=messages,
         ) from None
 
@@ -103,7 +110,8 @@ def first_run(user: Any, key: str, slug: str, digest: str) -> ServiceRun | None:
         first = None
     if first is not None and (first.service.slug != slug or first.input_digest != digest):
         raise IdempotencyConflict(
-            f"The idempotency key {key!r} was already used for a different request.",
+            gettext("The idempotency key %(key)r was already used for a different request.")
+            % {"key": key},
             details={"idempotency_key": key, "run": first.pk},
         )
     if first is not None:

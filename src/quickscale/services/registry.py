@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext
 
 from quickscale.services.exceptions import ServiceNotFound
 
@@ -41,7 +42,7 @@ class ServiceRegistry:
             return self._services[slug]
         except KeyError:
             raise ServiceNotFound(
-                f"There is no service {slug!r}.", details={"service": slug}
+                gettext("There is no service %(slug)r.") % {"slug": slug}, details={"service": slug}
             ) from None
 
     def all(self) -> list[type[BaseService]]:

@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, router, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from quickscale.credits import events, signals
 from quickscale.credits.amounts import MAX_DIGITS, STORED_PLACES, display
@@ -149,7 +150,8 @@ def store_account(account: CreditAccount, now: datetime) -> None:
 def insufficient_credits(available: Decimal, required: Decimal) -> InsufficientCredits:
     """The error for ``required`` credits when only ``available`` are (it names both)."""
     return InsufficientCredits(
-        f"{display(required)} credits are needed but only {display(available)} are available.",
+        gettext("%(required)s credits are needed but only %(available)s are available.")
+        % {"required": display(required), "available": display(available)},
         details={"available": display(available), "required": display(required)},
     )
 
