@@ -4,11 +4,12 @@ from django.apps import AppConfig
 from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
-from quickscale.core.checks import dependency_check
+from quickscale.core.checks import dependency_check, layout_check
 
 
 class APIConfig(AppConfig):
-    """Registers the API's system checks: the apps it needs, its settings, the key middleware."""
+    """Registers the API's system checks: the apps it needs (``quickscale.core`` for the
+    documentation page's layout included), its settings, the key middleware."""
 
     name = "quickscale.api"
     label = "quickscale_api"
@@ -30,5 +31,6 @@ class APIConfig(AppConfig):
             ),
             checks.Tags.compatibility,
         )
+        checks.register(layout_check(self.name, "quickscale_api.E009"), checks.Tags.compatibility)
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_middleware, checks.Tags.compatibility)

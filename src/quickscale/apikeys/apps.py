@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+
+from quickscale.core.checks import layout_check
 from django.utils.translation import gettext_lazy as _
 
 
 class APIKeysConfig(AppConfig):
-    """Installs the settings' defaults, the audit events and the system checks."""
+    """Installs the settings' defaults, the audit events and the system checks (the keys page
+    needs ``quickscale.core``'s layout: ``quickscale_apikeys.E012``)."""
 
     name = "quickscale.apikeys"
     label = "quickscale_apikeys"
@@ -22,5 +25,8 @@ class APIKeysConfig(AppConfig):
 
         events.connect()
 
+        checks.register(
+            layout_check(self.name, "quickscale_apikeys.E012"), checks.Tags.compatibility
+        )
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_deployment, checks.Tags.security, deploy=True)

@@ -42,11 +42,11 @@ KeyErrors = (AuthenticationFailed, RateLimited, RateLimitUnavailable)
 def credentials(request: HttpRequest) -> str | None:
     """The token the request presents (``Authorization: Bearer`` first, then ``X-API-Key``),
     or ``None``."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
+    headers = request.headers  # not META: test clients (ninja's) may not spell it as Django
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    key = request.META.get("HTTP_X_API_KEY", "").strip()
+    key = headers.get("X-API-Key", "").strip()
     return key or None
 
 

@@ -2,41 +2,99 @@
 
 .. code-block:: python
 
+    from quickscale.apikeys.contrib.ninja import APIKeyAuth, add_exception_handler
+
     api = NinjaAPI(auth=APIKeyAuth())
+    add_exception_handler(api)  # Retry-After and WWW-Authenticate on its errors
 
     @api.get("/reports", auth=APIKeyAuth(scopes=["reports:read"]))
     def reports(request): ...
+
+Authentication runs the same code as ``APIKeyAuthenticationMiddleware`` and ``require_scopes``
+(``quickscale.apikeys.authentication``): the same verification, the same rate limits and the
+same request attributes; a request the middleware authenticated already is not verified or
+counted again. It works for sync and async operations (ninja runs it in a thread for these).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
-from quickscale.apikeys.exceptions import AuthenticationFailed
-from quickscale.apikeys.keys import authenticate
+from quickscale.apikeys.authentication import (
+    KeyErrors,
+    authenticate_request,
+    credentials,
+    error_headers,
+    is_checked,
+    lacks_scopes,
+    missing_scopes,
+)
 from quickscale.apikeys.models import APIKey
-from quickscale.core.http import client_ip
+from quickscale.core.errors import QuickScaleError
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+
+
+class APIKeyError(HttpError):
+    """A refusal of API key authentication, as ninja's ``HttpError``: its status is the
+    quickscale error's (401, 403, 429, 503), ``code`` its code and ``headers`` the headers
+    that go with it."""
+
+    def __init__(self, error: QuickScaleError) -> None:
+        super().__init__(error.status, error.message)
+        self.code = error.code
+        self.headers = error_headers(error)
 
 
 class APIKeyAuth(HttpBearer):
-    """Accepts ``Authorization: Bearer <key>``; with ``scopes``, only keys that have them all.
-    ``request.auth`` is the key and ``request.user`` its owner."""
+    """Accepts ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; with ``scopes``, only
+    keys that have them all. ``request.auth`` is the key and ``request.user`` its owner.
+
+    No key: ``None`` (ninja tries the next authenticator, else answers 401). A bad key (401),
+    a missing scope (403, naming it) or a rate limit (429, or 503 when the limits fail closed
+    and their cache is down) raises ``APIKeyError``.
+    """
 
     def __init__(self, scopes: Iterable[str] = ()) -> None:
         super().__init__()
         self.scopes = tuple(scopes)
 
-    def authenticate(self, request: HttpRequest, token: str) -> APIKey | None:
-        key = getattr(request, "auth", None)
-        if not isinstance(key, APIKey):
-            try:
-                key = authenticate(token, client_ip(request))
-            except AuthenticationFailed:
-                return None
-        if not all(key.has_scope(scope) for scope in self.scopes):
+    def __call__(self, request: HttpRequest) -> APIKey | None:
+        if credentials(request) is None and not is_checked(request):
             return None
-        request.user = key.owner
+        return self.authenticate(request, "")
+
+    def authenticate(self, request: HttpRequest, token: str) -> APIKey | None:
+        """The request's key (it reads the token from the request's headers itself)."""
+        try:
+            key = authenticate_request(request)
+        except KeyErrors as error:
+            raise APIKeyError(error) from None
+        if key is None:
+            return None
+        missing = missing_scopes(key, self.scopes)
+        if missing:
+            raise APIKeyError(lacks_scopes(missing))
         return key
+
+
+def add_exception_handler(api: NinjaAPI) -> None:
+    """Answer ``APIKeyError`` with ``{"detail": message, "code": code}`` and its headers
+    (``Retry-After``, ``WWW-Authenticate``). Without it, ninja's default handler answers with
+    the same status and ``{"detail": message}``, without those headers."""
+
+    def handler(request: HttpRequest, error: Any) -> HttpResponse:  # an APIKeyError
+        response = api.create_response(
+            request, {"detail": error.message, "code": error.code}, status=error.status_code
+        )
+        for name, value in error.headers.items():
+            response[name] = value
+        return response
+
+    api.add_exception_handler(APIKeyError, handler)
