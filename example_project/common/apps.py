@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class CommonConfig(AppConfig):
     """What every page shares: the layout, the error pages, the feature flags and the charts."""
 
     name = "common"
-    verbose_name = "Common"
+    verbose_name = _("Common")
 
     def ready(self) -> None:
         from django.apps import apps

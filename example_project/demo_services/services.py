@@ -16,6 +16,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from demo_services import analysis, llm
 from quickscale.services.base import BaseService, RunContext
@@ -24,14 +27,14 @@ from quickscale.services.base import BaseService, RunContext
 MAX_TEXT = 100_000
 
 
-def text_field(help_text: str, max_length: int = MAX_TEXT) -> forms.CharField:
+def text_field(help_text: str | Promise, max_length: int = MAX_TEXT) -> forms.CharField:
     return forms.CharField(
-        label="Text", max_length=max_length, widget=forms.Textarea, help_text=help_text
+        label=_("Text"), max_length=max_length, widget=forms.Textarea, help_text=help_text
     )
 
 
 class TextStatisticsForm(forms.Form):
-    text = text_field("The text to measure.")
+    text = text_field(_("The text to measure."))
 
 
 class TextStatistics(BaseService):
@@ -56,13 +59,17 @@ DEFAULT_KEYWORDS = 5
 
 
 class KeywordExtractionForm(forms.Form):
-    text = text_field(f"One credit per started {KEYWORD_BLOCK:,} characters.")
+    text = text_field(
+        format_lazy(_("One credit per started {block} characters."), block=f"{KEYWORD_BLOCK:,}")
+    )
     count = forms.IntegerField(
-        label="Keywords",
+        label=_("Keywords"),
         min_value=1,
         max_value=20,
         required=False,
-        help_text=f"How many keywords to return (default {DEFAULT_KEYWORDS}).",
+        help_text=format_lazy(
+            _("How many keywords to return (default {default})."), default=DEFAULT_KEYWORDS
+        ),
     )
 
     def clean_count(self) -> int:
@@ -93,7 +100,7 @@ class KeywordExtraction(BaseService):
 
 
 class SentimentForm(forms.Form):
-    text = text_field("A review, a message, a comment…", max_length=20_000)
+    text = text_field(_("A review, a message, a comment…"), max_length=20_000)
 
 
 class Sentiment(BaseService):
@@ -119,13 +126,13 @@ DEFAULT_MAX_TOKENS = 256
 
 
 class CompletionForm(forms.Form):
-    prompt = forms.CharField(label="Prompt", max_length=8_000, widget=forms.Textarea)
+    prompt = forms.CharField(label=_("Prompt"), max_length=8_000, widget=forms.Textarea)
     max_tokens = forms.IntegerField(
-        label="Longest answer (tokens)",
+        label=_("Longest answer (tokens)"),
         min_value=1,
         max_value=4_000,
         required=False,
-        help_text=f"Default {DEFAULT_MAX_TOKENS}.",
+        help_text=format_lazy(_("Default {default}."), default=DEFAULT_MAX_TOKENS),
     )
 
     def clean_max_tokens(self) -> int:
@@ -213,9 +220,12 @@ def wait_while_held() -> None:
 
 class DocumentReportForm(forms.Form):
     title = forms.CharField(
-        label="Title", max_length=200, required=False, help_text="Shown at the top of the report."
+        label=_("Title"),
+        max_length=200,
+        required=False,
+        help_text=_("Shown at the top of the report."),
     )
-    text = text_field("The document: an article, a report, a long email…")
+    text = text_field(_("The document: an article, a report, a long email…"))
 
 
 class DocumentReport(BaseService):
