@@ -16,7 +16,9 @@ class APIKeysAppConf(AppConf):
 
     #: First part of every token, so secret scanners can recognise leaked keys.
     PREFIX = "qs"
-    #: Request paths the API key middleware authenticates; everything else is left alone.
+    #: Request paths the API key middleware authenticates; it leaves every other path alone.
+    #: Keys work elsewhere too: ``require_scopes`` and the adapters of ``contrib`` authenticate
+    #: the key themselves where the middleware did not.
     PATH_PREFIXES = ["/api/"]
     #: Paths under those prefixes that stay public (API documentation).
     PUBLIC_PATHS = ["/api/docs/", "/api/v1/openapi.json"]
