@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -83,7 +84,9 @@ class Server:
 def database_url() -> str:
     settings = connection.settings_dict
     return (
-        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}"
+        f"postgres://{quote(settings['USER'] or 'postgres', safe='')}"
+        f"{':' + quote(settings['PASSWORD'], safe='') if settings['PASSWORD'] else ''}"
+        f"@{quote(settings['HOST'] or '127.0.0.1', safe='')}"
         f":{settings['PORT'] or '5432'}/{settings['NAME']}"
     )
 

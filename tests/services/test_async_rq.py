@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import django_rq
 import pytest
@@ -91,7 +92,9 @@ def run_worker(tmp_path: Path) -> str:
     """Run ``rqworker --burst`` on the test database until the queue is empty; its output."""
     settings = connection.settings_dict
     database_url = (
-        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}"
+        f"postgres://{quote(settings['USER'] or 'postgres', safe='')}"
+        f"{':' + quote(settings['PASSWORD'], safe='') if settings['PASSWORD'] else ''}"
+        f"@{quote(settings['HOST'] or '127.0.0.1', safe='')}"
         f":{settings['PORT'] or '5432'}/{settings['NAME']}"
     )
     env = {
