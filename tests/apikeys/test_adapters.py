@@ -283,3 +283,40 @@ def test_with_the_cache_down_and_the_limits_closed_the_adapters_answer_503(
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(ratelimit.UNAVAILABLE_RETRY_AFTER)
+
+
+def test_drf_with_the_documented_default_authentication_classes(user: Any, settings: Any) -> None:
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from quickscale.apikeys.contrib.drf import HasScopes
+
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "quickscale.apikeys.contrib.drf.APIKeyAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+    }
+
+    from rest_framework.settings import api_settings
+
+    class ReportView(APIView):  # type: ignore[misc]
+        # APIView read the setting when DRF was imported, before this test changed it.
+        authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        permission_classes = [HasScopes]
+        required_scopes = ["reports:read"]
+
+        def get(self, request: Any) -> Response:
+            return Response({"user": request.user.get_username()})
+
+    _, token = create_key(user, "drf", scopes=["reports:read"])
+    view = ReportView.as_view()
+    factory = RequestFactory()
+
+    served = view(factory.get("/reports/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    no_key = view(factory.get("/reports/"))
+
+    assert served.status_code == 200
+    assert served.data == {"user": user.get_username()}
+    assert no_key.status_code == 401
+    assert no_key["WWW-Authenticate"] == 'Bearer realm="api"'
