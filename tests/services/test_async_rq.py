@@ -60,7 +60,9 @@ def funded(user: Any) -> Any:
 def rq_tasks() -> Iterator[Any]:
     """Enqueue into RQ, as a project running ``rqworker`` does; the queue, emptied before and
     after."""
-    with override_settings(TASKS=TASKS, RQ_QUEUES=RQ_QUEUES):
+    # REDIS_URL read now, as the worker will read it (the worker's settings read it at start).
+    queues = {"default": {**RQ_QUEUES["default"], "URL": os.environ["REDIS_URL"]}}
+    with override_settings(TASKS=TASKS, RQ_QUEUES=queues):
         queue = django_rq.get_queue("default")
         forget_jobs(queue)
         try:
