@@ -1,5 +1,6 @@
-"""Every app imports, passes its checks and migrates alone (with only the apps it depends on)
-and all together; a missing dependency is a named system check error, never an ImportError."""
+"""Every app imports, passes its checks, migrates and renders every page alone (with only the
+apps it depends on) and all together; a missing dependency is a named system check error, never
+an ImportError or a 500 on a page."""
 
 from __future__ import annotations
 
@@ -38,20 +39,35 @@ def exercise(project: str, database_url: str) -> dict[str, Any]:
     return report
 
 
+#: Each app alone with the apps it needs, the quickstart's combination, and all of them. A
+#: project whose pages extend quickscale.core's layout installs core (or, in
+#: ``apikeys_own_layout``, supplies "quickscale/base.html" itself).
 COMPLETE_PROJECTS = {
     "core_only": ["quickscale_core"],
     "credits_only": ["quickscale_credits"],
     "services_only": ["quickscale_credits", "quickscale_services"],
-    "apikeys_only": ["quickscale_apikeys"],
-    "billing_only": ["quickscale_credits", "quickscale_billing"],
-    "audit_only": ["quickscale_audit"],
+    "apikeys_only": ["quickscale_core", "quickscale_apikeys"],
+    "apikeys_own_layout": ["quickscale_apikeys"],
+    "billing_only": ["quickscale_core", "quickscale_credits", "quickscale_billing"],
+    "audit_only": ["quickscale_core", "quickscale_audit"],
     "api_only": [
+        "quickscale_core",
         "quickscale_credits",
         "quickscale_services",
         "quickscale_apikeys",
         "quickscale_api",
     ],
+    "credits_apikeys": ["quickscale_core", "quickscale_credits", "quickscale_apikeys"],
     "all_apps": [
+        "quickscale_core",
+        "quickscale_credits",
+        "quickscale_services",
+        "quickscale_apikeys",
+        "quickscale_billing",
+        "quickscale_audit",
+        "quickscale_api",
+    ],
+    "all_apps_without_admin": [
         "quickscale_core",
         "quickscale_credits",
         "quickscale_services",
@@ -62,9 +78,91 @@ COMPLETE_PROJECTS = {
     ],
 }
 
+NOT_CONFIGURED = (503, "Billing is not configured", "quickscale/billing/not_configured.html")
+
+#: What each route of the apps answers in the partial projects (tests/projects/pages.py makes
+#: the requests): status, a text of the page's own, and for an HTML page its template. Billing
+#: is not configured there, so its Stripe pages say so, and the payment sandbox is off.
+PAGES: dict[str, tuple[int, str, str | None]] = {
+    "quickscale_apikeys:list": (
+        200,
+        "Keys let your own code call the API",
+        "quickscale/apikeys/key_list.html",
+    ),
+    "quickscale_apikeys:create": (200, "Your new API key", "quickscale/apikeys/key_created.html"),
+    "quickscale_apikeys:create#1": (405, "", None),
+    "quickscale_apikeys:roll": (200, "Roll the key", "quickscale/apikeys/key_confirm_roll.html"),
+    "quickscale_apikeys:revoke": (
+        200,
+        "Revoke the key",
+        "quickscale/apikeys/key_confirm_revoke.html",
+    ),
+    "quickscale_audit:events": (
+        200,
+        "Who did what, when and from where",
+        "quickscale/audit/events.html",
+    ),
+    "quickscale_audit:export": (200, "occurred_at,action,outcome", None),
+    "quickscale_billing:pricing": (
+        200,
+        "Buy credits once with a pack",
+        "quickscale/billing/pricing.html",
+    ),
+    "quickscale_billing:pricing#1": (
+        200,
+        "Buy credits once with a pack",
+        "quickscale/billing/pricing.html",
+    ),
+    "quickscale_billing:checkout": NOT_CONFIGURED,
+    "quickscale_billing:checkout_success": NOT_CONFIGURED,
+    "quickscale_billing:checkout_canceled": (
+        200,
+        "Nothing was charged",
+        "quickscale/billing/checkout_canceled.html",
+    ),
+    "quickscale_billing:account": (200, "My billing", "quickscale/billing/account.html"),
+    "quickscale_billing:portal": NOT_CONFIGURED,
+    "quickscale_billing:change_plan": NOT_CONFIGURED,
+    "quickscale_billing:cancel_plan": NOT_CONFIGURED,
+    "quickscale_billing:resume_plan": NOT_CONFIGURED,
+    "quickscale_billing:webhook": (405, "", None),
+    "quickscale_billing:sandbox_checkout": (404, "", None),
+    "quickscale_billing:sandbox_portal": (404, "", None),
+    "quickscale_billing:sandbox_advance": (404, "", None),
+    "quickscale_api:balance": (200, '"balance": "99.00"', None),
+    "quickscale_api:transactions": (200, '"reason": "service word-count"', None),
+    "quickscale_api:services": (200, '"slug": "word-count"', None),
+    "quickscale_api:create-run": (201, '"output": {"words": 4}', None),
+    "quickscale_api:runs": (200, '"service": "word-count"', None),
+    "quickscale_api:run": (200, '"output": {"words": 3}', None),
+    "quickscale_api:usage": (200, '"service": "word-count"', None),
+    "quickscale_api:openapi": (200, '"openapi": "3.1', None),
+    "quickscale_api:docs": (200, "Authentication", "quickscale/api/docs.html"),
+    "quickscale_api:docs#1": (200, "Authentication", "quickscale/api/docs.html"),
+    "quickscale_api:not_found": (404, '"code": "not_found"', None),
+}
+
+#: The admin's changelists each app must have.
+ADMIN_MODELS = {
+    "quickscale_credits": ["creditaccount", "creditgrant", "credithold", "credittransaction"],
+    "quickscale_services": ["service", "servicerun"],
+    "quickscale_apikeys": ["apikey"],
+    "quickscale_billing": [
+        "customer",
+        "product",
+        "price",
+        "subscription",
+        "payment",
+        "refund",
+        "webhookevent",
+        "rejecteddelivery",
+    ],
+    "quickscale_audit": ["auditevent"],
+}
+
 
 @pytest.mark.parametrize(("project", "labels"), COMPLETE_PROJECTS.items())
-def test_app_combination_imports_checks_and_migrates(
+def test_app_combination_imports_checks_migrates_and_renders_every_page(
     project: str, labels: list[str], scratch_database_url: str
 ) -> None:
     report = exercise(project, scratch_database_url)
@@ -75,9 +173,42 @@ def test_app_combination_imports_checks_and_migrates(
         package = "quickscale." + label.removeprefix("quickscale_")
         assert f"{package}.apps" in report["imported"]
         assert f"{package}.conf" in report["imported"]
+    assert report["adapters_without_their_package"] == {}  # the dev environment has them all
     assert report["check"] == "passed", report["check_output"]
     assert report["unapplied"] == []
     assert report["makemigrations_check"] == "clean"
+
+    # Every route of the installed apps was requested: each page the table names, no other.
+    assert report["unplanned"] == []
+    expected = {page for page in PAGES if page.split(":")[0] in labels}
+    assert set(report["pages"]) == expected
+    for page, response in report["pages"].items():
+        status, text, template = PAGES[page]
+        assert (response["status"], page) == (status, page), response["body"][:2000]
+        assert text in response["body"], (page, response["body"][:2000])
+        if template is not None:
+            assert template in response["templates"], (page, response["templates"])
+            # Inside the layout: core's, or the project's own.
+            assert "quickscale/base.html" in response["templates"]
+            assert 'class="qs-page"' in response["body"]
+            if project == "apikeys_own_layout":
+                assert "The host's own layout" in response["body"]
+
+    # The admin: every model's changelist, an object's page where there is one, each app's index.
+    admin = report["admin"]
+    if project == "all_apps_without_admin":
+        assert admin == {}
+        return
+    for label in labels:
+        for model in ADMIN_MODELS.get(label, []):
+            assert f"admin:{label}_{model}_changelist" in admin
+        if label in ADMIN_MODELS:
+            assert f"admin:app_list:{label}" in admin
+    for page, response in admin.items():
+        assert response["status"] == 200, (page, response["body"][:2000])
+        assert response["expect"].lower() in response["body"].lower(), page
+    if "quickscale_credits" in labels:
+        assert "admin:quickscale_credits_creditaccount_adjust" in admin
 
 
 @pytest.mark.parametrize(
@@ -91,6 +222,15 @@ def test_app_combination_imports_checks_and_migrates(
                 "quickscale_api.E001": "quickscale.credits",
                 "quickscale_api.E002": "quickscale.services",
                 "quickscale_api.E003": "quickscale.apikeys",
+            },
+        ),
+        (
+            "pages_without_core",
+            {
+                "quickscale_apikeys.E012": "quickscale.core",
+                "quickscale_billing.E012": "quickscale.core",
+                "quickscale_audit.E008": "quickscale.core",
+                "quickscale_api.E009": "quickscale.core",
             },
         ),
     ],

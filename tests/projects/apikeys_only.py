@@ -1,7 +1,10 @@
 from tests.projects.base import *  # noqa: F403
-from tests.projects.base import DJANGO_APPS
+from tests.projects.base import DJANGO_APPS, KEY_MIDDLEWARE
 
 INSTALLED_APPS = [
     *DJANGO_APPS,
+    "quickscale.core",
     "quickscale.apikeys",
 ]
+# The API key middleware, as the apps' docs install it.
+MIDDLEWARE = KEY_MIDDLEWARE

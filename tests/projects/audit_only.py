@@ -3,5 +3,6 @@ from tests.projects.base import DJANGO_APPS
 
 INSTALLED_APPS = [
     *DJANGO_APPS,
+    "quickscale.core",
     "quickscale.audit",
 ]

@@ -3,6 +3,7 @@ from tests.projects.base import DJANGO_APPS
 
 INSTALLED_APPS = [
     *DJANGO_APPS,
+    "quickscale.core",
     "quickscale.credits",
     "quickscale.billing",
 ]

@@ -1,4 +1,5 @@
-"""Run inside a partial project: import, check, migrate, and report what happened as JSON.
+"""Run inside a partial project: import, check, migrate, render every page (see
+``tests/projects/pages.py``), and report what happened as JSON.
 
 Run as ``python -m tests.projects.exercise`` with ``DJANGO_SETTINGS_MODULE`` set. A separate
 process per project is needed because Django's app registry is built once per process.
@@ -19,6 +20,8 @@ from django.core.management.base import SystemCheckError
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
+from tests.projects.pages import render_pages
+
 
 def quickscale_modules() -> list[str]:
     """Every module of the quickscale apps that are installed."""
@@ -32,10 +35,25 @@ def quickscale_modules() -> list[str]:
     return names
 
 
+def import_all(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Import every module; an adapter for an optional package (``<app>.contrib.*``) whose
+    package is not installed is reported with the package it lacks, anything else raises."""
+    imported, lacking = [], {}
+    for name in names:
+        try:
+            imported.append(importlib.import_module(name).__name__)
+        except ModuleNotFoundError as error:
+            missing = error.name or ""
+            if ".contrib." not in name or missing.split(".")[0] == "quickscale":
+                raise
+            lacking[name] = missing
+    return imported, lacking
+
+
 def main() -> int:
     django.setup()
     report: dict[str, object] = {"installed": [c.label for c in apps.get_app_configs()]}
-    report["imported"] = [importlib.import_module(name).__name__ for name in quickscale_modules()]
+    report["imported"], report["adapters_without_their_package"] = import_all(quickscale_modules())
     out = io.StringIO()
     try:
         call_command("check", fail_level="WARNING", stdout=out, stderr=out)
@@ -60,6 +78,7 @@ def main() -> int:
         report["makemigrations_check"] = "changes"
     else:
         report["makemigrations_check"] = "clean"
+    report.update(render_pages())
     print(json.dumps(report))
     return 0
 

@@ -1,3 +1,5 @@
+"""Services with a host app's services (tests.hostapp), so the admin lists a catalog and a run."""
+
 from tests.projects.base import *  # noqa: F403
 from tests.projects.base import DJANGO_APPS
 
@@ -5,4 +7,5 @@ INSTALLED_APPS = [
     *DJANGO_APPS,
     "quickscale.credits",
     "quickscale.services",
+    "tests.hostapp",
 ]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 from quickscale.core.checks import layout_check
-from django.utils.translation import gettext_lazy as _
 
 
 class APIKeysConfig(AppConfig):

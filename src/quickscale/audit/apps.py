@@ -9,6 +9,7 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 from quickscale.core import maintenance
+from quickscale.core.checks import layout_check
 
 
 class AuditConfig(AppConfig):
@@ -27,6 +28,7 @@ class AuditConfig(AppConfig):
         from quickscale.audit.receivers import connect
         from quickscale.audit.triggers import add_context_wrapper, sync_after_migrate
 
+        checks.register(layout_check(self.name, "quickscale_audit.E008"), checks.Tags.compatibility)
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_database, checks.Tags.database)
         connect()

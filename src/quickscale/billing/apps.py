@@ -7,7 +7,7 @@ from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 from quickscale.core import maintenance
-from quickscale.core.checks import dependency_check
+from quickscale.core.checks import dependency_check, layout_check
 
 
 class BillingConfig(AppConfig):
@@ -30,6 +30,9 @@ class BillingConfig(AppConfig):
         checks.register(
             dependency_check(self.name, [("quickscale.credits", "quickscale_billing.E001")]),
             checks.Tags.compatibility,
+        )
+        checks.register(
+            layout_check(self.name, "quickscale_billing.E012"), checks.Tags.compatibility
         )
         checks.register(check_settings, checks.Tags.compatibility)
         maintenance.register("billing", sweep_billing, order=30)

@@ -12,6 +12,8 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
 
 Check = Callable[..., list[checks.CheckMessage]]
 
@@ -36,6 +38,44 @@ def dependency_check(app_name: str, requires: Sequence[tuple[str, str]]) -> Chec
         ]
 
     return check_dependencies
+
+
+#: The layout every page of the apps extends; it lives in ``quickscale.core``.
+LAYOUT_TEMPLATE = "quickscale/base.html"
+
+
+def layout_check(app_name: str, check_id: str) -> Check:
+    """Build a check that reports ``quickscale.core`` missing from ``INSTALLED_APPS`` for an app
+    whose pages extend :data:`LAYOUT_TEMPLATE`, which core ships. A project that supplies that
+    template itself (in ``TEMPLATES["DIRS"]`` or an app of its own) needs no core: its pages
+    render without it, so nothing is reported."""
+
+    def check_layout(**kwargs: Any) -> list[checks.CheckMessage]:
+        if apps.is_installed("quickscale.core") or template_exists(LAYOUT_TEMPLATE):
+            return []
+        return [
+            checks.Error(
+                f"{app_name} requires 'quickscale.core', which is not in INSTALLED_APPS: "
+                f"its pages extend {LAYOUT_TEMPLATE!r}, which quickscale.core provides.",
+                hint="Add 'quickscale.core' to INSTALLED_APPS, or provide a "
+                f"{LAYOUT_TEMPLATE!r} template of your own.",
+                id=check_id,
+            )
+        ]
+
+    return check_layout
+
+
+def template_exists(name: str) -> bool:
+    """Whether a template engine of the project finds the template ``name`` (one that does not
+    compile still exists: Django reports its error when it renders)."""
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return False
+    except TemplateSyntaxError:
+        return True
+    return True
 
 
 def integer_setting_error(
