@@ -10,16 +10,18 @@ order in one shell, from an empty directory, with the environment's ``bin`` firs
   file (or creates it).
 
 The one substitution is the server's address, ``127.0.0.1:8000``, replaced by a free port so
-the test never meets another server on the machine.
+the test never meets another server on the machine; the server is stopped at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -85,10 +87,7 @@ def free_port() -> int:
 
 def script(found: list[Command | FileBlock], out: Path, address: str) -> str:
     """One bash script running every step, each command's output in ``out/<n>.out``."""
-    lines = [
-        "set -u",
-        'trap \'if [ -f "$QS_OUT/server.pid" ]; then kill $(cat "$QS_OUT/server.pid"); fi\' EXIT',
-    ]
+    lines = ["set -u"]
     for number, step in enumerate(found):
         if isinstance(step, FileBlock):
             marker = f"QS_BLOCK_{number}"
@@ -100,17 +99,16 @@ def script(found: list[Command | FileBlock], out: Path, address: str) -> str:
             ]
             continue
         command = step.line.replace(ADDRESS, address)
-        files = f'> "$QS_OUT/{number}.out" 2> "$QS_OUT/{number}.err"'
+        stdout, stderr = (shlex.quote(str(out / f"{number}.{kind}")) for kind in ("out", "err"))
+        files = f"> {stdout} 2> {stderr}"
         if " runserver" in command:
             lines += [
                 f"{{ {command} ; }} {files} &",
-                'echo $! > "$QS_OUT/server.pid"',
                 f"for _ in $(seq 150); do curl --silent --output /dev/null http://{address}/ "
                 "&& break; sleep 0.2; done",
             ]
             continue
         lines += [
-            f'echo {shlex.quote(command)} > "$QS_OUT/{number}.cmd"',
             f'{{ {command} ; }} {files} || {{ echo "failed: {number}" >&2; exit 1; }}',
         ]
     return "\n".join(lines) + "\n"
@@ -155,20 +153,28 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Fresh:
     env["VIRTUAL_ENV"] = str(venv)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INDEX"] = "1"  # the page's `pip install` finds the wheel installed already
-    env["QS_OUT"] = str(out)
     found = steps(QUICKSTART.read_text())
     address = f"127.0.0.1:{free_port()}"
     (base / "quickstart.sh").write_text(script(found, out, address))
-    result = subprocess.run(
+    # In a session of its own, so the server it leaves running (and the autoreloader's child)
+    # is stopped with its process group.
+    shell = subprocess.Popen(
         ["bash", str(base / "quickstart.sh")],
         cwd=work,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
+        start_new_session=True,
     )
+    try:
+        _, stderr = shell.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGTERM)
+        shell.wait()
     logs = "\n".join(f"--- {path.name}\n{path.read_text()}" for path in sorted(out.glob("*.err")))
-    assert result.returncode == 0, result.stderr + logs
+    assert shell.returncode == 0, stderr + logs
     return Fresh(work / "mysite", python, env, out, found)
 
 
