@@ -199,6 +199,12 @@ def admin_visits() -> Iterator[tuple[str, Visit, str]]:
                 Visit("GET", reverse(f"{base}_change", args=[obj.pk]), "staff"),
                 str(opts.verbose_name),
             )
+            if opts.label == "quickscale_billing.Payment":
+                yield (
+                    f"{base}_refund",
+                    Visit("GET", reverse(f"{base}_refund", args=[obj.pk]), "staff"),
+                    "Left to refund",
+                )
             if opts.label == "quickscale_credits.CreditAccount":
                 yield (
                     f"{base}_adjust",
@@ -244,6 +250,64 @@ def describe(response: HttpResponseBase) -> dict[str, Any]:
     }
 
 
+def sandbox_journey(clients: dict[str, Client]) -> dict[str, Any]:
+    """With the payment sandbox active: a catalog, a pack bought and a plan subscribed to
+    through the sandbox's own pages, the portal and the staff's "advance one period", each
+    page reported by the route it is. Empty while the sandbox is off."""
+    if not apps.is_installed("quickscale.billing"):
+        return {}
+    from quickscale.billing.client import get_client
+    from quickscale.billing.models import Subscription
+    from quickscale.billing.sandbox.guard import is_active
+
+    if not is_active():
+        return {}
+    api = get_client().v1
+    packs = api.products.create(params={"name": "Credit pack"})
+    plans = api.products.create(params={"name": "Plans"})
+    prices = {
+        name: api.prices.create(params={"currency": "usd", **params}).id
+        for name, params in {
+            "pack": {"product": packs.id, "unit_amount": 1000, "metadata": {"credits": "100"}},
+            "plan": {
+                "product": plans.id,
+                "unit_amount": 900,
+                "recurring": {"interval": "month"},
+                "metadata": {"credits": "50"},
+            },
+        }.items()
+    }
+    member, staff = clients["member"], clients["staff"]
+    billing = "quickscale_billing"
+    journey: dict[str, Any] = {}
+
+    def visit(label: str, response: HttpResponseBase, url: str) -> HttpResponseBase:
+        journey[label] = {"url": url, **describe(response)}
+        return response
+
+    pricing = reverse(f"{billing}:pricing")
+    visit(f"{billing}:pricing", member.get(pricing), pricing)
+    checkout = reverse(f"{billing}:checkout")
+    for kind in ("pack", "plan"):
+        started = visit(
+            f"{billing}:checkout+{kind}", member.post(checkout, {"price": prices[kind]}), checkout
+        )
+        page = started["Location"]
+        visit(f"{billing}:sandbox_checkout+{kind}", member.get(page), page)
+        paid = visit(f"sandbox pay+{kind}", member.post(page, {"action": "pay"}), page)
+        success = paid["Location"]
+        visit(f"{billing}:checkout_success+{kind}", member.get(success), success)
+    account = reverse(f"{billing}:account")
+    visit(f"{billing}:account", member.get(account), account)
+    portal = reverse(f"{billing}:portal")
+    sent = visit(f"{billing}:portal", member.post(portal), portal)
+    visit(f"{billing}:sandbox_portal", member.get(sent["Location"]), sent["Location"])
+    subscription = Subscription.objects.get()
+    advance = reverse(f"{billing}:sandbox_advance", args=[subscription.stripe_id])
+    visit(f"{billing}:sandbox_advance", staff.post(advance, {"next": account}), advance)
+    return journey
+
+
 def render_pages() -> dict[str, Any]:
     """Request every page; the report: routes found, routes without a request, and per page
     (``route`` or ``route#n`` for its n-th request) what came back."""
@@ -264,6 +328,7 @@ def render_pages() -> dict[str, Any]:
                 "method": visit.method,
                 **describe(send(clients, visit)),
             }
+    journey = sandbox_journey(clients)
     admin_pages: dict[str, Any] = {}
     for label, visit, text in admin_visits():
         admin_pages[label] = {"url": visit.url, "expect": text, **describe(send(clients, visit))}
@@ -271,5 +336,6 @@ def render_pages() -> dict[str, Any]:
         "routes": sorted(found),
         "unplanned": sorted(set(found) - set(planned)),
         "pages": pages,
+        "sandbox": journey,
         "admin": admin_pages,
     }
