@@ -191,6 +191,42 @@ def test_the_quickstart_runs_as_written_and_its_views_answer_with_the_key(fresh:
     assert {"/report/", "/report/async/"} <= {step.line.rsplit(ADDRESS, 1)[-1] for _, step in shown}
 
 
+KEYS_PAGE = """
+import django
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+django.setup()
+setup_test_environment()
+from django.contrib.auth import get_user_model
+
+client = Client()
+client.force_login(get_user_model().objects.get(username="alice"))
+response = client.get("/users/api-keys/")
+print(response.status_code)
+print(response.content.decode())
+"""
+
+
+def test_the_keys_page_of_the_quickstart_project_renders_in_its_layout(fresh: Fresh) -> None:
+    result = subprocess.run(
+        [str(fresh.python), "-c", KEYS_PAGE],
+        cwd=fresh.project,
+        env={**fresh.env, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    status, _, body = result.stdout.partition("\n")
+    assert status == "200", body[:2000]
+    assert "Keys let your own code call the API" in body
+    assert 'class="qs-page"' in body  # quickscale.core's layout
+    assert "Reports" in body  # the key the quickstart made
+
+
 #: The combinations the docs name, as tests/projects has them: each app alone with the apps it
 #: needs, the quickstart's and all of them.
 DOCUMENTED = [
