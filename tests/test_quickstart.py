@@ -128,8 +128,9 @@ class Fresh:
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Fresh:
     """The wheel built, installed in a new virtual environment, and the quickstart run there."""
-    uv = shutil.which("uv")
-    assert uv is not None, "uv builds the wheel and installs it"
+    # `uv run` names itself in UV; else the uv on the PATH.
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv builds the wheel and installs it: run the suite with `uv run pytest`"
     base = tmp_path_factory.mktemp("quickstart")
     dist, venv, work, out = base / "dist", base / "venv", base / "work", base / "out"
     for directory in (work, out):
