@@ -16,7 +16,7 @@ reports in :mod:`quickscale.services.usage`; their public names are importable f
 
 Async code calls :func:`aexecute`, :func:`aenabled_services` and :func:`ausage`: the same
 functions run through ``sync_to_async(thread_sensitive=True)`` by the ledger's
-:func:`~quickscale.credits.ledger.asynchronous.to_async`, with the same arguments, results and
+:func:`~quickscale.core.asynchronous.to_async`, with the same arguments, results and
 exceptions.
 """
 
@@ -26,8 +26,8 @@ from typing import Any
 
 from django.db import IntegrityError
 
+from quickscale.core.asynchronous import to_async
 from quickscale.credits import ledger
-from quickscale.credits.ledger.asynchronous import to_async
 from quickscale.services.catalog import (
     CATALOG_FIELDS,
     announce_change,
