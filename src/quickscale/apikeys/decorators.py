@@ -6,6 +6,12 @@ It works on any view at any path, sync or ``async def``. Where
 middleware, it authenticates the key itself, with the same verification, errors, rate limits
 and request attributes (see ``quickscale.apikeys.authentication``). The view is exempt from
 CSRF checks: it answers only requests that send a key, which a browser never sends on its own.
+
+On a class-based view, decorate ``dispatch``
+(``method_decorator(require_scopes(...), name="dispatch")``): ``as_view()`` copies the
+``csrf_exempt`` marking of ``dispatch`` to the view it returns, the only place Django's
+``CsrfViewMiddleware`` looks. Decorating ``post`` leaves the marking on the method, and outside
+the middleware's prefixes CSRF refuses a key-authenticated POST before the decorator runs.
 """
 
 from __future__ import annotations
