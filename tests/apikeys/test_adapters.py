@@ -16,9 +16,10 @@ from ninja import NinjaAPI
 from ninja.testing import TestClient
 
 from quickscale.apikeys import ratelimit
-from quickscale.apikeys.contrib.ninja import APIKeyAuth
+from quickscale.apikeys.contrib.ninja import APIKeyAuth, APIKeyHeaderAuth
 from quickscale.apikeys.keys import create_key, revoke_key
 from tests.apikeys.urls_adapters import DRFReport
+from tests.apikeys.urls_adapters import api as ninja_api
 
 pytestmark = pytest.mark.urls("tests.apikeys.urls_adapters")
 
@@ -248,6 +249,33 @@ def test_ninja_without_the_exception_handler_keeps_the_statuses(user: Any) -> No
     refused = client.get("/report", headers=bearer(narrow))
     assert refused.status_code == 403
     assert refused.json() == {"detail": "The API key lacks the scope reports:read."}
+
+
+def test_ninja_openapi_lists_both_ways_of_sending_a_key() -> None:
+    schema = ninja_api.get_openapi_schema(path_prefix="/ninja")
+
+    assert schema["components"]["securitySchemes"] == {
+        "APIKeyAuth": {"type": "http", "scheme": "bearer"},
+        "APIKeyHeaderAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    documented = schema["paths"]["/ninja/report"]["get"]["security"]
+    assert documented == [{"APIKeyAuth": []}, {"APIKeyHeaderAuth": []}]  # either one
+
+
+def test_ninja_the_header_scheme_alone_accepts_both_headers(user: Any) -> None:
+    api = NinjaAPI(urls_namespace=f"adapters-{id(object())}")
+
+    @api.get("/report", auth=APIKeyHeaderAuth(scopes=["reports:read"]))
+    def report(request: HttpRequest) -> dict[str, str]:
+        return {"user": request.user.get_username()}
+
+    client = TestClient(api)
+    _, token = create_key(user, "ninja", scopes=["reports:read"])
+
+    assert client.get("/report", headers={"X-API-Key": token}).status_code == 200
+    assert client.get("/report", headers=bearer(token)).status_code == 200
+    assert client.get("/report", headers=bearer("nope")).status_code == 401
+    assert client.get("/report").status_code == 401
 
 
 # -- one code path -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Django REST framework and django-ninja endpoints protected by quickscale API keys, outside
 ``QUICKSCALE_APIKEYS_PATH_PREFIXES`` and under it (where the middleware authenticates first),
-next to a ``require_scopes`` view."""
+next to a ``require_scopes`` view. The sync ninja operation uses the documented
+``api_key_auth`` (both OpenAPI schemes), the async one ``APIKeyAuth`` alone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quickscale.apikeys.contrib.drf import APIKeyAuthentication, HasScopes
-from quickscale.apikeys.contrib.ninja import APIKeyAuth, add_exception_handler
+from quickscale.apikeys.contrib.ninja import APIKeyAuth, add_exception_handler, api_key_auth
 from tests.apikeys.urls_anywhere import report
 
 
@@ -44,7 +45,7 @@ api = NinjaAPI(urls_namespace="quickscale-apikeys-tests")
 add_exception_handler(api)
 
 
-@api.get("/report", auth=APIKeyAuth(scopes=["reports:read"]))
+@api.get("/report", auth=api_key_auth(scopes=["reports:read"]))
 def ninja_report(request: HttpRequest) -> dict[str, str]:
     return {"user": request.user.get_username(), "key": request.auth.key_id}  # type: ignore[attr-defined]
 

@@ -2,13 +2,18 @@
 
 .. code-block:: python
 
-    from quickscale.apikeys.contrib.ninja import APIKeyAuth, add_exception_handler
+    from quickscale.apikeys.contrib.ninja import add_exception_handler, api_key_auth
 
-    api = NinjaAPI(auth=APIKeyAuth())
+    api = NinjaAPI(auth=api_key_auth())
     add_exception_handler(api)  # Retry-After and WWW-Authenticate on its errors
 
-    @api.get("/reports", auth=APIKeyAuth(scopes=["reports:read"]))
+    @api.get("/reports", auth=api_key_auth(scopes=["reports:read"]))
     def reports(request): ...
+
+``api_key_auth`` is ``[APIKeyAuth(scopes), APIKeyHeaderAuth(scopes)]``: ninja's list of
+authenticators, so that its OpenAPI document names both ways of sending a key (the ``bearer``
+scheme ``APIKeyAuth`` and the ``X-API-Key`` header scheme ``APIKeyHeaderAuth``). Either class
+accepts either header; ``APIKeyAuth`` alone works the same but documents only the bearer scheme.
 
 Authentication runs the same code as ``APIKeyAuthenticationMiddleware`` and ``require_scopes``
 (``quickscale.apikeys.authentication``): the same verification, the same rate limits and the
@@ -23,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja.errors import HttpError
-from ninja.security import HttpBearer
+from ninja.security import APIKeyHeader, HttpBearer
+from ninja.security.base import AuthBase
 
 from quickscale.apikeys.authentication import (
     KeyErrors,
@@ -52,14 +58,9 @@ class APIKeyError(HttpError):
         self.headers = error_headers(error)
 
 
-class APIKeyAuth(HttpBearer):
-    """Accepts ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; with ``scopes``, only
-    keys that have them all. ``request.auth`` is the key and ``request.user`` its owner.
-
-    No key: ``None`` (ninja tries the next authenticator, else answers 401). A bad key (401),
-    a missing scope (403, naming it) or a rate limit (429, or 503 when the limits fail closed
-    and their cache is down) raises ``APIKeyError``.
-    """
+class _KeyAuth:
+    """What ``APIKeyAuth`` and ``APIKeyHeaderAuth`` share: they differ only in the OpenAPI
+    security scheme ninja derives from their base class."""
 
     def __init__(self, scopes: Iterable[str] = ()) -> None:
         super().__init__()
@@ -70,7 +71,7 @@ class APIKeyAuth(HttpBearer):
             return None
         return self.authenticate(request, "")
 
-    def authenticate(self, request: HttpRequest, token: str) -> APIKey | None:
+    def authenticate(self, request: HttpRequest, token: str | None) -> APIKey | None:
         """The request's key (it reads the token from the request's headers itself)."""
         try:
             key = authenticate_request(request)
@@ -82,6 +83,31 @@ class APIKeyAuth(HttpBearer):
         if missing:
             raise APIKeyError(lacks_scopes(missing))
         return key
+
+
+class APIKeyAuth(_KeyAuth, HttpBearer):
+    """Accepts ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; with ``scopes``, only
+    keys that have them all. ``request.auth`` is the key and ``request.user`` its owner.
+
+    No key: ``None`` (ninja tries the next authenticator, else answers 401). A bad key (401),
+    a missing scope (403, naming it) or a rate limit (429, or 503 when the limits fail closed
+    and their cache is down) raises ``APIKeyError``, which ends authentication. Its OpenAPI
+    security scheme is HTTP ``bearer``; see ``api_key_auth`` for both schemes.
+    """
+
+
+class APIKeyHeaderAuth(_KeyAuth, APIKeyHeader):
+    """``APIKeyAuth`` whose OpenAPI security scheme is the ``X-API-Key`` header (``apiKey``
+    in ``header``). It accepts the same headers and answers the same way."""
+
+    param_name = "X-API-Key"
+
+
+def api_key_auth(scopes: Iterable[str] = ()) -> list[AuthBase]:
+    """``[APIKeyAuth(scopes), APIKeyHeaderAuth(scopes)]``, for ninja's ``auth``: the key in
+    either header, and both schemes in ninja's OpenAPI document."""
+    needed = tuple(scopes)
+    return [APIKeyAuth(needed), APIKeyHeaderAuth(needed)]
 
 
 def add_exception_handler(api: NinjaAPI) -> None:
