@@ -169,7 +169,10 @@ def test_concurrent_requests_spend_every_credit_and_never_one_twice(
     answers = server.concurrently(f"/users/{user.pk}/runs", bodies)
 
     statuses = [status for status, _ in answers]
-    assert set(statuses) == {200, 402}, (answers, server.output())
+    # Which requests get both their run and their fee depends on the interleaving; but 24
+    # credits were wanted against 10, so some are refused, and nothing else may happen.
+    assert set(statuses) <= {200, 402}, (answers, server.output())
+    assert 402 in statuses
     paid_runs = [body["run"] for _, body in answers if "run" in body]
     fees = [body["fee"] for status, body in answers if status == 200]
     # Every run the server reported is recorded and charged, every refused one left no trace.

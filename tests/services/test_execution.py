@@ -76,7 +76,7 @@ def test_a_timed_out_service_costs_nothing_and_is_recorded_as_failed(funded: Any
     run = execute(funded, "sleeper", {"seconds": 3})
 
     assert run.status == "failed"
-    assert "did not finish within 1 seconds" in run.error
+    assert run.error == "The service did not finish within 1 second."
     assert ledger.balance(funded) == ledger.Balance(D(20), D(0), D(20))
 
 

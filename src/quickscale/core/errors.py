@@ -6,21 +6,43 @@ responses in one place, so the code is part of the public contract and never cha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from django.utils.functional import lazy
+
+
+def _built(build: Callable[[], str]) -> str:
+    return build()
+
+
+#: ``lazy_message(lambda: ngettext(...) % {...})``: a message built each time it is read, in the
+#: language active then. An error that may be both shown to the person who caused it and stored
+#: (a failed run's ``error``) takes one, so each reader gets it in their own language.
+lazy_message: Callable[[Callable[[], str]], str] = lazy(_built, str)
 
 
 class QuickScaleError(Exception):
-    """Base class of every error the suite raises on purpose."""
+    """Base class of every error the suite raises on purpose.
+
+    ``message`` may be a lazy translation (``gettext_lazy``, :data:`lazy_message`): it is then
+    read in the language active when it is read.
+    """
 
     code: str = "error"
     status: int = 400
 
     def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self._message = message
         self.details = details
         if code is not None:
             self.code = code
+
+    @property
+    def message(self) -> str:
+        """The message, in the language active now."""
+        return str(self._message)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON error shape shared by every quickscale endpoint."""

@@ -44,6 +44,7 @@ from quickscale.services.outcome import (
     logger,
     reference,
     timeout,
+    took_too_long,
 )
 from quickscale.services.registry import registry
 
@@ -177,7 +178,7 @@ def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
     try:
         service = registry.get(run.service.slug)()
     except ServiceNotFound as error:
-        return fail(run, None, f"The run could not start: {error.message}")
+        return fail(run, None, describe(error, prefix="The run could not start: "))
     if run.hold_id is not None:
         # The run must be able to finish before its hold runs out, or the sweep would release
         # it mid-run: a run that waited too long in the queue does not start.
@@ -189,7 +190,7 @@ def perform_queued(run_id: int, data: dict[str, Any]) -> ServiceRun | None:
     try:
         clean = validate_input(service, data)
     except InvalidInput as error:
-        return fail(run, None, f"The run could not start: {error.message}")
+        return fail(run, None, describe(error, prefix="The run could not start: "))
     return _perform(service, run, clean)
 
 
@@ -248,9 +249,7 @@ def _call_with_timeout(
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise ServiceTimeout(
-            gettext("The service did not finish within %(seconds)s seconds.") % {"seconds": timeout}
-        )
+        raise ServiceTimeout(took_too_long(timeout))
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("output")

@@ -27,7 +27,6 @@ from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from quickscale.credits import ledger
 from quickscale.services.base import BaseService, RunContext
@@ -43,6 +42,7 @@ from quickscale.services.outcome import (
     logger,
     reference,
     timeout,
+    took_too_long,
 )
 
 
@@ -106,8 +106,5 @@ def _call(service: BaseService, ctx: RunContext, data: dict[str, Any], started: 
     after the fact, since the transaction cannot be handed to another thread."""
     output = as_json(service.run(ctx, data))
     if time.monotonic() - started > timeout(service):
-        raise ServiceTimeout(
-            gettext("The service did not finish within %(seconds)s seconds.")
-            % {"seconds": timeout(service)}
-        )
+        raise ServiceTimeout(took_too_long(timeout(service)))
     return output

@@ -11,8 +11,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
+from quickscale.core.errors import lazy_message
 from quickscale.services.base import BaseService, RunContext
 from quickscale.services.exceptions import ServiceTimeout
 from quickscale.services.models import ServiceRun
@@ -61,12 +63,30 @@ def as_json(output: Any) -> Any:
     return json.loads(text)
 
 
-def describe(error: BaseException) -> str:
-    """How a failure reads in the run's ``error``."""
-    text = (
-        error.message if isinstance(error, ServiceTimeout) else f"{type(error).__name__}: {error}"
-    )
+def describe(error: BaseException, prefix: str = "") -> str:
+    """How a failure reads in the run's ``error``: in the site's language (``LANGUAGE_CODE``),
+    whoever's request it failed in, since staff and later readers share the stored text."""
+    with translation.override(settings.LANGUAGE_CODE):
+        if isinstance(error, ServiceTimeout) or prefix:
+            text = prefix + getattr(error, "message", str(error))
+        else:
+            text = f"{type(error).__name__}: {error}"
     return text.replace("\x00", "\\x00")
+
+
+def took_too_long(seconds: int) -> str:
+    """The message of a run that did not finish within ``seconds`` (read in the language
+    active when it is read)."""
+    return lazy_message(
+        lambda: (
+            ngettext(
+                "The service did not finish within %(seconds)s second.",
+                "The service did not finish within %(seconds)s seconds.",
+                seconds,
+            )
+            % {"seconds": seconds}
+        )
+    )
 
 
 def hook(callback: Any, ctx: RunContext, value: Any) -> None:

@@ -21,8 +21,9 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, router, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import ngettext
 
+from quickscale.core.errors import lazy_message
 from quickscale.credits import events, signals
 from quickscale.credits.amounts import MAX_DIGITS, STORED_PLACES, display
 from quickscale.credits.exceptions import (
@@ -149,9 +150,19 @@ def store_account(account: CreditAccount, now: datetime) -> None:
 
 def insufficient_credits(available: Decimal, required: Decimal) -> InsufficientCredits:
     """The error for ``required`` credits when only ``available`` are (it names both)."""
+    values = {"required": display(required), "available": display(available)}
     return InsufficientCredits(
-        gettext("%(required)s credits are needed but only %(available)s are available.")
-        % {"required": display(required), "available": display(available)},
+        lazy_message(
+            lambda: (
+                ngettext(
+                    "%(required)s credit is needed but only %(available)s are available.",
+                    "%(required)s credits are needed but only %(available)s are available.",
+                    # "1 credit", but "1.00 credits" and "0.50 credits" (English and German).
+                    1 if values["required"] == "1" else 2,
+                )
+                % values
+            )
+        ),
         details={"available": display(available), "required": display(required)},
     )
 
