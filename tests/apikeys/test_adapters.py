@@ -278,6 +278,30 @@ def test_ninja_the_header_scheme_alone_accepts_both_headers(user: Any) -> None:
     assert client.get("/report").status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/drf/report-post/", "/ninja/report"])
+def test_a_key_authenticated_post_needs_no_csrf_token(user: Any, path: str) -> None:
+    """Outside the prefixes, with Django's CSRF checks on and a signed-in session beside the key:
+    the adapters exempt what their key authenticator accepted, as ``require_scopes`` does."""
+    key, token = create_key(user, "poster", scopes=["reports:read"])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post(path, headers=bearer(token))
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"user": user.get_username(), "key": key.key_id}
+
+
+def test_drf_a_session_post_without_a_key_still_needs_its_csrf_token(user: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post("/drf/report-post/")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
 # -- one code path -----------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import path
 from ninja import NinjaAPI
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,6 +35,17 @@ class DRFReport(APIView):  # type: ignore[misc]
         )
 
 
+class DRFReportPost(APIView):  # type: ignore[misc]
+    """The documented authentication classes: a key, else the session (with DRF's CSRF check)."""
+
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasScopes]
+    required_scopes = ["reports:read"]
+
+    def post(self, request: Any) -> Response:
+        return Response({"user": request.user.get_username(), "key": request.auth.key_id})
+
+
 @api_view(["GET"])
 @authentication_classes([APIKeyAuthentication])
 @permission_classes([HasScopes.requiring("reports:read")])
@@ -50,6 +62,11 @@ def ninja_report(request: HttpRequest) -> dict[str, str]:
     return {"user": request.user.get_username(), "key": request.auth.key_id}  # type: ignore[attr-defined]
 
 
+@api.post("/report", auth=api_key_auth(scopes=["reports:read"]))
+def ninja_report_post(request: HttpRequest) -> dict[str, str]:
+    return {"user": request.user.get_username(), "key": request.auth.key_id}  # type: ignore[attr-defined]
+
+
 @api.get("/async-report", auth=APIKeyAuth(scopes=["reports:read"]))
 async def ninja_async_report(request: HttpRequest) -> dict[str, str]:
     owner = await request.auser()
@@ -60,6 +77,7 @@ urlpatterns = [
     path("report/", report),
     path("drf/report/", DRFReport.as_view()),
     path("drf/function-report/", drf_function_report),
+    path("drf/report-post/", DRFReportPost.as_view()),
     path("api/host/drf-report/", DRFReport.as_view()),
     path("ninja/", api.urls),
     path("api/host/ninja/", api.urls),
