@@ -6,6 +6,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from quickscale.credits import ledger
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
@@ -341,3 +342,23 @@ def test_an_idempotency_key_with_a_nul_is_refused(funded: Any) -> None:
     with pytest.raises(InvalidArgument):
         execute(funded, "echo", {"text": "x"}, idempotency_key="a\x00b")
     assert not ServiceRun.objects.exists()
+
+
+def test_a_run_that_fails_in_a_german_request_keeps_its_error_in_the_site_language(
+    funded: Any,
+) -> None:
+    with translation.override("de"):
+        run = execute(funded, "sleeper", {"seconds": 3})
+
+    assert run.error == "The service did not finish within 1 second."
+
+
+def test_a_refused_debit_reads_in_the_language_of_whoever_reads_it(funded: Any) -> None:
+    with translation.override("de"), pytest.raises(InsufficientCredits) as refused:
+        ledger.debit(funded, 25, reason="too much")
+
+    with translation.override("de"):
+        assert refused.value.message == (
+            "25.00 Credits werden benötigt, aber nur 20.00 sind verfügbar."
+        )
+    assert refused.value.message == "25.00 credits are needed but only 20.00 are available."
