@@ -26,17 +26,30 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 #: Seconds a server may take to start or stop.
 WAIT = 30
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    """A TCP port on 127.0.0.1 nothing listens on right now. Another process may take it before
+    it is used: the servers here retry on another port when theirs is taken."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def database_url(settings: dict[str, Any]) -> str:
+    """The ``postgres://`` URL of a Django connection's settings (``connection.settings_dict``),
+    for a subprocess that must use the very database the test uses."""
+    password = f":{quote(settings['PASSWORD'], safe='')}" if settings["PASSWORD"] else ""
+    return (
+        f"postgres://{quote(settings['USER'] or 'postgres', safe='')}{password}"
+        f"@{quote(settings['HOST'] or '127.0.0.1', safe='')}"
+        f":{settings['PORT'] or '5432'}/{settings['NAME']}"
+    )
 
 
 def postgres_programs() -> Path:
@@ -93,6 +106,7 @@ class ThrowawayPostgres:
         self.port = free_port()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False
         self.log = self.root / "server.log"
         # PostgreSQL refuses to run as root: then it runs as an ordinary account.
         self.account: dict[str, Any] = {}
@@ -114,7 +128,17 @@ class ThrowawayPostgres:
             raise RuntimeError(f"initdb failed:\n{initdb.stderr.decode(errors='replace')}")
 
     def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections; on another free port when
+        its own was taken meanwhile (only before it first ran: a restart keeps its port)."""
+        for attempt in range(5):
+            if self._started_on_port():
+                return
+            if self.started_once or attempt == 4 or "could not bind" not in self._log_tail():
+                raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text()}")
+            self.port = free_port()
+            self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _started_on_port(self) -> bool:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -131,8 +155,14 @@ class ThrowawayPostgres:
         deadline = time.monotonic() + WAIT
         while not self._accepting():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text()}")
+                self.stop()
+                return False
             time.sleep(0.05)
+        self.started_once = True
+        return True
+
+    def _log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:]
 
     def _accepting(self) -> bool:
         import psycopg
@@ -177,9 +207,15 @@ class ThrowawayRedis:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="quickscale-redis-"))
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.log = self.root / "server.log"
+        for _ in range(5):  # another port when this one was taken meanwhile
+            self.port = free_port()
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+            if self._started():
+                return
+        raise RuntimeError(f"Redis did not start:\n{self.log.read_text()}")
+
+    def _started(self) -> bool:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -193,8 +229,10 @@ class ThrowawayRedis:
         deadline = time.monotonic() + WAIT
         while not self._accepting():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Redis did not start:\n{self.log.read_text()}")
+                self.remove(keep_directory=True)
+                return False
             time.sleep(0.05)
+        return True
 
     def _accepting(self) -> bool:
         try:
@@ -204,7 +242,7 @@ class ThrowawayRedis:
         except OSError:
             return False
 
-    def remove(self) -> None:
+    def remove(self, *, keep_directory: bool = False) -> None:
         """Stop the server and delete its directory."""
         if self.process.poll() is None:
             self.process.terminate()
@@ -213,7 +251,8 @@ class ThrowawayRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not keep_directory:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start_for_the_suite() -> None:

@@ -22,7 +22,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any
 import django
 import pytest
 
+from tests.servers import free_port
 from tests.test_app_combinations import ADMIN_MODELS, COMPLETE_PROJECTS, PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,13 +76,6 @@ def steps(markdown: str) -> list[Command | FileBlock]:
             assert caption is not None, f"a python block without a :caption: path:\n{body}"
             found.append(FileBlock(caption["path"], code))
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def script(found: list[Command | FileBlock], out: Path, address: str) -> str:

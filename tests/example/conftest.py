@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.servers import free_port
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "example_project"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -103,13 +104,6 @@ def fetch(
     assert result.returncode == 0, result.stderr
     answers: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
     return answers
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on, so parallel runs and a developer's own server never clash."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_url(

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -32,6 +31,7 @@ from quickscale.credits import ledger
 from quickscale.credits.models import CreditTransaction
 from quickscale.services.models import ServiceRun
 from tests.projects.asyncapp.views import FEE
+from tests.servers import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60  # seconds a request may take before the test fails
@@ -81,16 +81,6 @@ class Server:
             return list(pool.map(post, bodies))
 
 
-def database_url() -> str:
-    settings = connection.settings_dict
-    return (
-        f"postgres://{quote(settings['USER'] or 'postgres', safe='')}"
-        f"{':' + quote(settings['PASSWORD'], safe='') if settings['PASSWORD'] else ''}"
-        f"@{quote(settings['HOST'] or '127.0.0.1', safe='')}"
-        f":{settings['PORT'] or '5432'}/{settings['NAME']}"
-    )
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """uvicorn serving the ASGI test project on a socket bound here (no port to guess)."""
@@ -101,7 +91,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.projects.asgi_project",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
     }
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import django_rq
 import pytest
@@ -31,6 +30,7 @@ from quickscale.services.models import RunStatus, ServiceRun
 from quickscale.services.registry import registry
 from quickscale.services.tasks import perform_run
 from tests.projects.rq_worker import RQ_QUEUES, TASKS
+from tests.servers import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60  # seconds the worker may take to empty the queue before the test fails
@@ -92,17 +92,10 @@ def exploding_service() -> Iterator[str]:
 
 def run_worker(tmp_path: Path) -> str:
     """Run ``rqworker --burst`` on the test database until the queue is empty; its output."""
-    settings = connection.settings_dict
-    database_url = (
-        f"postgres://{quote(settings['USER'] or 'postgres', safe='')}"
-        f"{':' + quote(settings['PASSWORD'], safe='') if settings['PASSWORD'] else ''}"
-        f"@{quote(settings['HOST'] or '127.0.0.1', safe='')}"
-        f":{settings['PORT'] or '5432'}/{settings['NAME']}"
-    )
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.projects.rq_worker",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(connection.settings_dict),
     }
     log = tmp_path / "rqworker.log"
     with log.open("wb") as out:

@@ -16,10 +16,16 @@ def _built(build: Callable[[], str]) -> str:
     return build()
 
 
-#: ``lazy_message(lambda: ngettext(...) % {...})``: a message built each time it is read, in the
-#: language active then. An error that may be both shown to the person who caused it and stored
-#: (a failed run's ``error``) takes one, so each reader gets it in their own language.
-lazy_message: Callable[[Callable[[], str]], str] = lazy(_built, str)
+_lazily_built = lazy(_built, str)
+
+
+def lazy_message(build: Callable[[], str]) -> str:
+    """A message built by ``build`` (say ``lambda: ngettext(...) % {...}``) each time it is
+    read, in the language active then. An error that may be both shown to the person who caused
+    it and stored (a failed run's ``error``) takes one, so each reader gets their own language.
+    """
+    message: str = _lazily_built(build)
+    return message
 
 
 class QuickScaleError(Exception):
