@@ -36,13 +36,6 @@ def test_the_changelog_has_an_unreleased_section_with_its_link() -> None:
     assert re.search(r"^\[Unreleased\]: https://\S+$", CHANGELOG, flags=re.MULTILINE)
 
 
-def test_a_release_heading_is_a_linked_version_and_a_date() -> None:
-    releases = re.findall(r"^## (.+)$", CHANGELOG, flags=re.MULTILINE)
-
-    for heading in releases[1:]:
-        assert re.fullmatch(r"\[\d+\.\d+\.\d+\S*\] - \d{4}-\d{2}-\d{2}", heading), heading
-
-
 def test_the_changelog_uses_only_keep_a_changelog_sections() -> None:
     sections = set(re.findall(r"^### (.+?)\s*$", CHANGELOG, flags=re.MULTILINE))
 
