@@ -10,6 +10,9 @@ In order it refuses another method (405 with ``Allow``), a request without a key
 scope (401, 403), a body that is too large (413), not JSON (415) or not a JSON object (400), then
 calls the view and turns any ``QuickScaleError`` it raises into the JSON error shape with the
 error's status; ``Http404`` becomes a JSON 404. Every response is marked ``no-store``.
+
+API views are exempt from CSRF: they authenticate by API key only (a browser session is not a
+credential here), so a POST without a key gets the JSON 401, not Django's HTML CSRF page.
 """
 
 from __future__ import annotations
@@ -128,6 +131,9 @@ def api_view(
             return result
 
         wrapped.operation = operation  # type: ignore[attr-defined]
+        # The API authenticates by key only, never by the session cookie, so there is nothing
+        # for CSRF to protect: a request without a key reaches the view and gets the JSON 401.
+        wrapped.csrf_exempt = True  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

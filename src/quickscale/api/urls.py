@@ -21,5 +21,8 @@ urlpatterns = [
     path("v1/usage", views.usage, name="usage"),
     path("v1/openapi.json", views.openapi_document, name="openapi"),
     path("docs/", views.docs, name="docs"),
-    re_path(r"^v1/(?P<path>[\s\S]*)$", views.not_found),
+    # Every other address of the API is a JSON 404. Other addresses under the prefix are left
+    # to the host's own views, included after these; set ``handler404`` to
+    # ``quickscale.api.views.page_not_found`` for a JSON 404 there too.
+    re_path(r"^(?P<path>v1/[\s\S]*|v1|)$", views.not_found),
 ]

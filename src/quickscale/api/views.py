@@ -13,11 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext
 from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found as django_page_not_found
 
 from quickscale.api import docs_page, openapi, serializers
 from quickscale.api.decorators import Parameter, api_view, to_response
@@ -300,6 +302,7 @@ def docs(request: HttpRequest) -> HttpResponse:
     return render(request, "quickscale/api/docs.html", context)
 
 
+@csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Every other address under the API: a JSON 404 rather than the site's HTML page."""
     response = to_response(
@@ -307,6 +310,20 @@ def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A ``handler404`` that answers addresses under the API's prefixes
+    (``QUICKSCALE_APIKEYS_PATH_PREFIXES``) with the JSON 404, and others with Django's page.
+
+    The API's own URLs end with a catch-all for ``v1/``; a host that keeps other views under
+    ``/api/`` sets ``handler404 = "quickscale.api.views.page_not_found"`` in its root URLconf
+    so that an unknown address there is a JSON 404 as well.
+    """
+    prefixes = settings.QUICKSCALE_APIKEYS_PATH_PREFIXES
+    if not any(request.path_info.startswith(prefix) for prefix in prefixes):
+        return django_page_not_found(request, exception or Http404())
+    return not_found(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
