@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
