@@ -18,6 +18,7 @@ from django import forms
 from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from demo_services import analysis, llm
@@ -248,10 +249,12 @@ class DocumentReport(BaseService):
         wait_while_held()
         statistics = analysis.text_statistics(data["text"], top=5)
         if not statistics["words"]:
-            # Raising fails the run: the held credits are released, nothing is charged.
-            raise ValueError("The document has no words to report on.")
+            # Raising fails the run: the held credits are released, nothing is charged. The
+            # message is read when the run's error is stored, in the site's language.
+            raise ValueError(_("The document has no words to report on."))
         return {
-            "title": data["title"] or "Untitled document",
+            # The worker runs outside any request: the site's language.
+            "title": data["title"] or gettext("Untitled document"),
             "statistics": statistics,
             "keywords": analysis.keywords(data["text"]),
             "sentiment": analysis.sentiment(data["text"]),
