@@ -11,6 +11,7 @@ from django.urls import URLPattern
 from openapi_spec_validator import validate
 
 from quickscale.api import urls
+from quickscale.api.schema import NOT_BLANK_PATTERN
 from quickscale.services.execution import sync_catalog
 from quickscale.services.models import Service
 from quickscale.services.registry import registry
@@ -75,8 +76,15 @@ def test_the_document_has_a_run_endpoint_and_an_input_schema_per_enabled_service
 def test_a_service_input_schema_is_the_one_of_its_form(document: dict[str, Any]) -> None:
     echo = document["components"]["schemas"]["ServiceInput.echo"]
 
-    assert echo["properties"]["text"] == {"type": "string", "maxLength": 10_000, "title": "Text"}
+    assert echo["properties"]["text"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 10_000,
+        "pattern": NOT_BLANK_PATTERN,
+        "title": "Text",
+    }
     assert echo["required"] == ["text"]
+    assert echo["additionalProperties"] is False
 
 
 def test_a_disabled_service_is_left_out(client: Client, db: None) -> None:

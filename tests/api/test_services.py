@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django import forms
 
-from quickscale.api.schema import example, form_schema
+from quickscale.api.schema import NO_NUL_PATTERN, NOT_BLANK_PATTERN, example, form_schema
 from quickscale.services.execution import sync_catalog
 from quickscale.services.models import Service
 from tests.api.conftest import API
@@ -36,8 +36,17 @@ def test_the_catalog_lists_every_enabled_service_with_its_terms(api: API) -> Non
         "available": True,
         "input_schema": {
             "type": "object",
-            "properties": {"text": {"type": "string", "maxLength": 10_000, "title": "Text"}},
+            "properties": {
+                "text": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 10_000,
+                    "pattern": NOT_BLANK_PATTERN,
+                    "title": "Text",
+                }
+            },
             "required": ["text"],
+            "additionalProperties": False,
         },
     }
 
@@ -101,18 +110,39 @@ class EveryField(forms.Form):
 @pytest.mark.parametrize(
     ("field", "schema"),
     [
-        ("name", {"type": "string", "minLength": 2, "maxLength": 5, "description": "Who"}),
-        ("note", {"type": "string"}),
-        ("email", {"type": "string", "format": "email", "maxLength": 320}),
-        ("site", {"type": "string", "format": "uri"}),
+        (
+            "name",
+            {
+                "type": "string",
+                "minLength": 2,
+                "maxLength": 5,
+                "pattern": NOT_BLANK_PATTERN,
+                "description": "Who",
+            },
+        ),
+        ("note", {"type": "string", "pattern": NO_NUL_PATTERN}),
+        (
+            "email",
+            {
+                "type": "string",
+                "format": "email",
+                "minLength": 1,
+                "maxLength": 320,
+                "pattern": NOT_BLANK_PATTERN,
+            },
+        ),
+        ("site", {"type": "string", "format": "uri", "pattern": NO_NUL_PATTERN}),
         ("count", {"type": "integer", "minimum": 1, "maximum": 9, "default": 3}),
         ("ratio", {"type": "number", "minimum": 0.5}),
         ("price", {"type": "number", "maximum": 9.99}),
-        ("agree", {"type": "boolean"}),
+        ("agree", {"type": "boolean", "const": True}),
         ("maybe", {"type": ["boolean", "null"]}),
         ("colour", {"enum": ["red", "navy"]}),
         ("size", {"enum": [1, 2]}),
-        ("tags", {"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": True}),
+        (
+            "tags",
+            {"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": True, "minItems": 1},
+        ),
         ("day", {"type": "string", "format": "date"}),
         ("at", {"type": "string", "format": "date-time"}),
         ("time", {"type": "string", "format": "time"}),

@@ -18,7 +18,7 @@ class APIConfig(AppConfig):
 
     def ready(self) -> None:
         from quickscale.api import conf  # noqa: F401  (installs the defaults)
-        from quickscale.api.checks import check_middleware, check_settings
+        from quickscale.api.checks import check_jsonschema, check_middleware, check_settings
 
         checks.register(
             dependency_check(
@@ -34,3 +34,4 @@ class APIConfig(AppConfig):
         checks.register(layout_check(self.name, "quickscale_api.E009"), checks.Tags.compatibility)
         checks.register(check_settings, checks.Tags.compatibility)
         checks.register(check_middleware, checks.Tags.compatibility)
+        checks.register(check_jsonschema, checks.Tags.compatibility)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,3 +63,19 @@ def check_middleware(
             )
         ]
     return []
+
+
+def check_jsonschema(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The API validates request bodies with ``jsonschema``, which comes with the ``api`` extra
+    (``pip install "django-quickscale[api]"``)."""
+    if importlib.util.find_spec("jsonschema") is not None:
+        return []
+    return [
+        checks.Error(
+            "quickscale.api needs the jsonschema package to validate request bodies.",
+            hint='Install the api extra: pip install "django-quickscale[api]".',
+            id="quickscale_api.E010",
+        )
+    ]

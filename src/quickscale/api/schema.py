@@ -1,8 +1,13 @@
 """JSON Schema of a service's input, derived from the fields of its Django form.
 
-The form stays the one definition of the input: it validates every run, and this module only
-describes it. Fields it does not know are described as "any value" with their label, never
-left out, so the schema never refuses what the form accepts.
+The form stays the one definition of the input: it validates every run. The API first checks
+the JSON types against this schema (``quickscale.api.validation``), so the schema says what the
+API refuses: a string field takes only a JSON string (no NUL character, as Django refuses; not
+blank when required and stripped), an integer field only a JSON integer (``3.0`` is one, as
+JSON Schema says; ``"3"`` and ``true`` are not), a boolean field only ``true`` or ``false``, a
+choice only one of its values as the form lists them, and a form's input no field the form does
+not have. Fields it does not know are described as "any value" with their label, never left
+out, so the schema never refuses what the form accepts on that field.
 """
 
 from __future__ import annotations
@@ -16,6 +21,17 @@ from django.forms.utils import pretty_name
 
 Schema = dict[str, Any]
 
+#: The characters ``str.strip`` removes (Python's whitespace), spelled out so that the pattern
+#: means the same in every regular-expression dialect (ECMA-262's ``\s`` differs).
+WHITESPACE = (
+    r"\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+#: Text without a NUL character (Django's ``CharField`` refuses it).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+#: Text without a NUL character and with at least one character that is not whitespace: the
+#: leading whitespace, the first other character, the rest (disjoint classes: linear to match).
+NOT_BLANK_PATTERN = rf"^[{WHITESPACE}]*[^\u0000{WHITESPACE}][^\u0000]*$"
+
 
 def form_schema(form_class: type[forms.Form] | None) -> Schema:
     """The JSON Schema of a form's data: an object with one property per field."""
@@ -27,7 +43,7 @@ def form_schema(form_class: type[forms.Form] | None) -> Schema:
         properties[name] = field_schema(name, field)
         if field.required:
             required.append(name)
-    schema: Schema = {"type": "object", "properties": properties}
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
     return schema
@@ -37,6 +53,14 @@ def field_schema(name: str, field: forms.Field) -> Schema:
     """The JSON Schema of one form field, with its label as the title, its help text as the
     description and its initial value as the default."""
     schema = _type_schema(field)
+    if (
+        field.required
+        and isinstance(field, forms.BooleanField)
+        and not isinstance(field, forms.NullBooleanField)
+    ):
+        schema["const"] = True  # Django's required checkbox must be ticked
+    if field.required and isinstance(field, forms.MultipleChoiceField):
+        schema["minItems"] = 1
     schema["title"] = str(field.label or pretty_name(name))
     if field.help_text:
         schema["description"] = str(field.help_text)
@@ -72,17 +96,26 @@ def _type_schema(field: forms.Field) -> Schema:
     if isinstance(field, forms.JSONField):
         return {}
     if isinstance(field, forms.CharField):
-        schema: Schema = {"type": "string"}
-        if isinstance(field, forms.EmailField):
-            schema["format"] = "email"
-        elif isinstance(field, forms.URLField):
-            schema["format"] = "uri"
-        if field.max_length is not None:
-            schema["maxLength"] = field.max_length
-        if field.min_length is not None:
-            schema["minLength"] = field.min_length
-        return schema
+        return _text_schema(field)
     return {"description": f"A {type(field).__name__} value."}
+
+
+def _text_schema(field: forms.CharField) -> Schema:
+    """A text field: Django refuses NUL in every ``CharField``, and a required one that strips
+    its value refuses blank text."""
+    schema: Schema = {"type": "string"}
+    if isinstance(field, forms.EmailField):
+        schema["format"] = "email"
+    elif isinstance(field, forms.URLField):
+        schema["format"] = "uri"
+    blank_refused = field.required and field.strip
+    schema["pattern"] = NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN
+    minimum = max(field.min_length or 0, 1 if field.required else 0)
+    if minimum:
+        schema["minLength"] = minimum
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    return schema
 
 
 def _bounds(schema: Schema, field: forms.IntegerField) -> Schema:
@@ -115,6 +148,8 @@ def example(schema: Schema) -> Any:
     """A value the schema accepts, for the docs page's example requests."""
     if "default" in schema:
         return schema["default"]
+    if "const" in schema:
+        return schema["const"]
     if "enum" in schema:
         return schema["enum"][0] if schema["enum"] else None
     kind = schema.get("type")

@@ -25,6 +25,8 @@ from quickscale.api import docs_page, openapi, serializers
 from quickscale.api.decorators import Parameter, api_view, to_response
 from quickscale.api.errors import CSRFFailed, InvalidParameter, InvalidRequest, NotFound
 from quickscale.api.pagination import MAX_ID, decode_cursor, encode_cursor, page_size
+from quickscale.api.schema import form_schema
+from quickscale.api.validation import check_input
 from quickscale.credits import ledger
 from quickscale.credits.exceptions import IdempotencyConflict, InsufficientCredits
 from quickscale.services import execution
@@ -36,6 +38,7 @@ from quickscale.services.exceptions import (
 )
 from quickscale.services.execution import enabled_services
 from quickscale.services.models import RunStatus, ServiceRun
+from quickscale.services.registry import registry
 
 LIMIT = Parameter(
     "limit",
@@ -154,7 +157,11 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
             details={"unknown_fields": unknown},
         )
     key = _idempotency_key(request)
-    result = execution.execute(request.user, slug, body.get("input", {}), idempotency_key=key)
+    data = body.get("input", {})
+    # The JSON types first, against the schema the document publishes for this service, so
+    # that the form never coerces a wrong type (``12345`` for a text) into a charged run.
+    check_input(data, form_schema(registry.get(slug).input_form))
+    result = execution.execute(request.user, slug, data, idempotency_key=key)
     # The balance the charge left, when this call charged; else (a replay, a failed, held or
     # free run) the balance now.
     after = result.balance_after
