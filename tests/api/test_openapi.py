@@ -131,7 +131,7 @@ def test_every_endpoint_documents_the_503_of_a_database_that_cannot_be_reached(
     for name, operation in operations(document):
         unavailable = operation["responses"]["503"]
         assert "`database_unavailable`" in unavailable["description"], name
-        assert set(unavailable["headers"]) == {"Retry-After"}, name
+        assert set(unavailable["headers"]) == {"Cache-Control", "Retry-After"}, name
 
 
 def test_every_endpoint_with_a_key_documents_the_503_of_rate_limits_that_cannot_count(

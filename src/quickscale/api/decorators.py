@@ -50,13 +50,30 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 @dataclass(frozen=True)
 class Parameter:
-    """A query or header parameter, as the OpenAPI document and the docs page show it."""
+    """A query or header parameter, as the OpenAPI document and the docs page show it. Its
+    ``schema`` is built from the same constants the view validates with
+    (``quickscale.api.limits``); a callable schema is read when the document is made (a bound
+    from a setting)."""
+
+    name: str
+    description: str
+    schema: dict[str, Any] | Callable[[], dict[str, Any]]
+    location: str = "query"
+    required: bool = False
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameter's JSON Schema now."""
+        return dict(self.schema() if callable(self.schema) else self.schema)
+
+
+@dataclass(frozen=True)
+class Header:
+    """A response header an operation sends, on the statuses listed."""
 
     name: str
     description: str
     schema: dict[str, Any]
-    location: str = "query"
-    required: bool = False
+    statuses: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,8 @@ class Operation:
     errors: tuple[type[QuickScaleError], ...] = ()
     #: Left out of the OpenAPI document (the HTML page that renders it).
     documented: bool = True
+    #: Headers of the success responses.
+    headers: tuple[Header, ...] = ()
 
 
 def api_view(
@@ -95,6 +114,7 @@ def api_view(
     body: str | None = None,
     errors: tuple[type[QuickScaleError], ...] = (),
     documented: bool = True,
+    headers: tuple[Header, ...] = (),
 ) -> Callable[[View], View]:
     """Declare an endpoint: its method, the scope its key needs, its body and what the OpenAPI
     document says about it (see the module docstring). The declaration is kept on the view as
@@ -111,6 +131,7 @@ def api_view(
         body=body,
         errors=errors,
         documented=documented,
+        headers=headers,
     )
 
     def decorator(view: View) -> View:

@@ -23,7 +23,7 @@ from quickscale.api.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from quickscale.api.schema import Schema, form_schema
+from quickscale.api.schema import Schema, example, form_schema
 from quickscale.api.serializers import amount
 from quickscale.apikeys.exceptions import (
     AuthenticationFailed,
@@ -87,11 +87,21 @@ ERRORS: list[tuple[type[QuickScaleError], str]] = [
         "`Retry-After` header.",
     ),
 ]
-ERROR_HEADERS: dict[int, tuple[str, str]] = {
-    401: ("WWW-Authenticate", 'Always `Bearer realm="api"`.'),
-    405: ("Allow", "The method the endpoint takes."),
-    429: ("Retry-After", "Seconds to wait before the next request."),
-    503: ("Retry-After", "Seconds to wait before trying again."),
+RETRY_AFTER: Schema = {"type": "string", "pattern": "^[0-9]+$", "examples": ["10"]}
+ERROR_HEADERS: dict[int, tuple[str, str, Schema]] = {
+    401: (
+        "WWW-Authenticate",
+        'Always `Bearer realm="api"`.',
+        {"type": "string", "enum": ['Bearer realm="api"']},
+    ),
+    405: ("Allow", "The method the endpoint takes.", {"type": "string", "examples": ["GET"]}),
+    429: ("Retry-After", "Seconds to wait before the next request.", RETRY_AFTER),
+    503: ("Retry-After", "Seconds to wait before trying again.", RETRY_AFTER),
+}
+#: Sent with every response of the API.
+CACHE_CONTROL: dict[str, Any] = {
+    "description": "Always `no-store`.",
+    "schema": {"type": "string", "enum": ["no-store"]},
 }
 
 AMOUNT: Schema = {
@@ -215,7 +225,10 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "input": {
                 "type": "object",
-                "description": "The service's input: see the `ServiceInput.<slug>` schemas.",
+                "description": "The service's input, validated against the input schema of the "
+                "service named in the address (`ServiceInput.<slug>`, as in the operation "
+                "`POST /api/v1/services/<slug>/runs` of that service): a field of the wrong JSON "
+                "type, an unknown field or a missing required one is a 400 `invalid_input`.",
             }
         },
         "additionalProperties": False,
@@ -240,6 +253,89 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Usage": _object({"data": {"type": "array", "items": _ref("UsageDay")}}),
     "OpenAPIDocument": {"type": "object", "description": "An OpenAPI 3.1 document."},
+}
+
+_RUN_EXAMPLE: dict[str, Any] = {
+    "id": 42,
+    "service": "echo",
+    "status": "succeeded",
+    "mode": "held",
+    "cost": "2.00",
+    "output": {"text": "Hello, world"},
+    "error": None,
+    "idempotency_key": "7f9c1b1e-4d2a-4d7b-9a53-1f0e2b3c4d5e",
+    "created_at": "2025-01-31T12:00:00Z",
+    "started_at": "2025-01-31T12:00:00Z",
+    "finished_at": "2025-01-31T12:00:01Z",
+    "duration_ms": 812,
+}
+_TRANSACTION_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "kind": "purchase",
+    "amount": "100.00",
+    "balance_after": "100.00",
+    "held_change": "0.00",
+    "held_after": "0.00",
+    "reason": "Pack of 100 credits",
+    "reference": "cs_test_123",
+    "created_at": "2025-01-31T11:00:00Z",
+}
+#: An example of each success body, by the name of its schema.
+EXAMPLES: dict[str, Any] = {
+    "Balance": {
+        "balance": "98.00",
+        "available": "96.00",
+        "held": "2.00",
+        "grants": [{"source": "purchase", "remaining": "98.00", "expires_at": None}],
+    },
+    "TransactionPage": {"data": [_TRANSACTION_EXAMPLE], "next_cursor": "dHg6Nw"},
+    "ServiceList": {
+        "data": [
+            {
+                "slug": "echo",
+                "name": "Echo",
+                "description": "Returns its input.",
+                "cost": "2.00",
+                "mode": "held",
+                "async": False,
+                "available": True,
+                "input_schema": {
+                    "type": "object",
+                    "properties": {"text": {"type": "string", "minLength": 1}},
+                    "required": ["text"],
+                    "additionalProperties": False,
+                },
+            }
+        ]
+    },
+    "Run": _RUN_EXAMPLE,
+    "RunCreated": {**_RUN_EXAMPLE, "balance": "96.00"},
+    "RunPage": {"data": [_RUN_EXAMPLE], "next_cursor": None},
+    "Usage": {
+        "data": [
+            {
+                "day": "2025-01-31",
+                "service": "echo",
+                "name": "Echo",
+                "runs": 3,
+                "succeeded": 2,
+                "credits": "4.00",
+            }
+        ]
+    },
+    "OpenAPIDocument": {"openapi": VERSION, "info": {"title": "QuickScale API", "version": "1"}},
+}
+#: The ``details`` of each error's example, by its code (``null`` when absent).
+ERROR_DETAILS: dict[str, Any] = {
+    "invalid_json": {"reason": "Expecting value: line 1 column 1 (char 0)"},
+    "invalid_request": {"unknown_fields": ["inputs"]},
+    "invalid_parameter": {"parameter": "limit", "maximum": 200},
+    "invalid_input": {"text": ["Expected a string, got an integer."]},
+    "permission_denied": {"missing_scopes": ["services:write"]},
+    "method_not_allowed": {"allowed": ["GET"]},
+    "payload_too_large": {"max_bytes": 2621440},
+    "unsupported_media_type": {"content_type": "text/plain"},
+    "rate_limited": {"retry_after": 10},
 }
 
 DESCRIPTION = """\
@@ -279,6 +375,15 @@ def document() -> dict[str, Any]:
     for service, catalog_entry in services:
         schemas[f"ServiceInput.{catalog_entry.slug}"] = form_schema(service.input_form) | {
             "title": f"{catalog_entry.name} input"
+        }
+    if services:
+        # The generic route: the input is one of the services' inputs (the one of the slug in
+        # the address, which the description says and the API checks).
+        generic_input = dict(SCHEMAS["RunRequest"]["properties"]["input"])
+        generic_input["anyOf"] = [_ref(f"ServiceInput.{e.slug}") for _, e in services]
+        schemas["RunRequest"] = {
+            **SCHEMAS["RunRequest"],
+            "properties": {"input": generic_input},
         }
     return {
         "openapi": VERSION,
@@ -340,7 +445,7 @@ def _operation(pattern: URLPattern, operation: Operation, route: str) -> dict[st
                 "in": "path",
                 "required": True,
                 "description": parameter.description if parameter else "",
-                "schema": dict(parameter.schema if parameter else schema),
+                "schema": parameter.json_schema() if parameter else dict(schema),
             }
         )
     parameters.extend(_parameter(p) for p in declared.values())
@@ -360,7 +465,12 @@ def _operation(pattern: URLPattern, operation: Operation, route: str) -> dict[st
     if operation.body is not None:
         entry["requestBody"] = {
             "required": False,
-            "content": {"application/json": {"schema": _ref(operation.body)}},
+            "content": {
+                "application/json": {
+                    "schema": _ref(operation.body),
+                    "example": {"input": {"text": "Hello, world"}},
+                }
+            },
         }
     return entry
 
@@ -371,7 +481,7 @@ def _parameter(parameter: Parameter) -> dict[str, Any]:
         "in": parameter.location,
         "required": parameter.required,
         "description": parameter.description,
-        "schema": dict(parameter.schema),
+        "schema": parameter.json_schema(),
     }
 
 
@@ -396,9 +506,19 @@ def _errors_of(operation: Operation, *, has_path_parameters: bool) -> list[type[
 def _responses(operation: Operation, *, has_path_parameters: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, description in operation.statuses.items():
-        response: dict[str, Any] = {"description": description}
+        headers: dict[str, Any] = {"Cache-Control": CACHE_CONTROL}
+        for header in operation.headers:
+            if status in header.statuses:
+                headers[header.name] = {
+                    "description": header.description,
+                    "schema": dict(header.schema),
+                }
+        response: dict[str, Any] = {"description": description, "headers": headers}
         if operation.response is not None:
-            response["content"] = {operation.media_type: {"schema": _ref(operation.response)}}
+            content: dict[str, Any] = {"schema": _ref(operation.response)}
+            if operation.response in EXAMPLES:
+                content["example"] = EXAMPLES[operation.response]
+            response["content"] = {operation.media_type: content}
         responses[str(status)] = response
     explained = dict(ERRORS)
     by_status: dict[int, list[type[QuickScaleError]]] = {}
@@ -407,15 +527,32 @@ def _responses(operation: Operation, *, has_path_parameters: bool) -> dict[str, 
             by_status[error.status].append(error)
     for status in sorted(by_status):
         lines = [f"`{error.code}`: {explained[error]}" for error in by_status[status]]
+        examples = {
+            error.code: {"summary": explained[error], "value": error_example(error)}
+            for error in by_status[status]
+        }
         response = {
             "description": "\n\n".join(lines),
-            "content": {"application/json": {"schema": _ref("Error")}},
+            "headers": {"Cache-Control": CACHE_CONTROL},
+            "content": {"application/json": {"schema": _ref("Error"), "examples": examples}},
         }
         if status in ERROR_HEADERS:
-            name, meaning = ERROR_HEADERS[status]
-            response["headers"] = {name: {"description": meaning, "schema": {"type": "string"}}}
+            name, meaning, schema = ERROR_HEADERS[status]
+            response["headers"][name] = {"description": meaning, "schema": schema}
         responses[str(status)] = response
     return responses
+
+
+def error_example(error: type[QuickScaleError]) -> dict[str, Any]:
+    """An example body of ``error``: its code, a message and its usual details."""
+    message = (error.__doc__ or error.code).strip().split("\n\n")[0]
+    return {
+        "error": {
+            "code": error.code,
+            "message": " ".join(message.split()),
+            "details": ERROR_DETAILS.get(error.code),
+        }
+    }
 
 
 def _service_operation(
@@ -434,14 +571,19 @@ def _service_operation(
         body["required"] = ["input"]
     return {
         **generic,
+        "requestBody": {
+            "required": bool(input_schema.get("required")),
+            "content": {
+                "application/json": {
+                    "schema": body,
+                    "example": {"input": example(input_schema)},
+                }
+            },
+        },
         "operationId": "run_" + entry.slug.replace("-", "_"),
         "summary": f"Run {entry.name}",
         "description": "\n\n".join(part for part in (entry.description, price) if part),
         "parameters": [p for p in generic["parameters"] if p["in"] != "path"],
-        "requestBody": {
-            "required": bool(input_schema.get("required")),
-            "content": {"application/json": {"schema": body}},
-        },
         "x-service": entry.slug,
         "x-cost": cost,
     }

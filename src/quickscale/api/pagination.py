@@ -16,11 +16,22 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 
 from quickscale.api.errors import InvalidParameter
+from quickscale.api.limits import CURSOR_PATTERN, LIMIT_DIGITS, LIMIT_MINIMUM, MAX_ID
 
-#: The largest id a cursor may carry: the largest value of a 64-bit primary key.
-MAX_ID = 2**63 - 1
-_DIGITS = re.compile(r"[0-9]{1,6}")
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
+__all__ = ["MAX_ID", "decode_cursor", "encode_cursor", "limit_schema", "page_size"]
+
+_DIGITS = re.compile(rf"[0-9]{{1,{LIMIT_DIGITS}}}")
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
+def limit_schema() -> dict[str, int | str]:
+    """The JSON Schema of ``?limit=``, with the maximum the site's settings give now."""
+    return {
+        "type": "integer",
+        "minimum": LIMIT_MINIMUM,
+        "maximum": int(settings.QUICKSCALE_API_MAX_PAGE_SIZE),
+        "default": int(settings.QUICKSCALE_API_PAGE_SIZE),
+    }
 
 
 def page_size(request: HttpRequest) -> int:
@@ -30,7 +41,7 @@ def page_size(request: HttpRequest) -> int:
     raw = request.GET.get("limit")
     if raw is None:
         return int(settings.QUICKSCALE_API_PAGE_SIZE)
-    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= maximum:
+    if not _DIGITS.fullmatch(raw) or not LIMIT_MINIMUM <= int(raw) <= maximum:
         raise InvalidParameter(
             gettext("limit must be an integer from 1 to %(maximum)s.") % {"maximum": maximum},
             details={"parameter": "limit", "maximum": maximum},

@@ -22,9 +22,18 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found as django_page_not_found
 
 from quickscale.api import docs_page, openapi, serializers
-from quickscale.api.decorators import Parameter, api_view, to_response
+from quickscale.api.decorators import Header, Parameter, api_view, to_response
 from quickscale.api.errors import CSRFFailed, InvalidParameter, InvalidRequest, NotFound
-from quickscale.api.pagination import MAX_ID, decode_cursor, encode_cursor, page_size
+from quickscale.api.limits import (
+    CURSOR_MAX_LENGTH,
+    CURSOR_PATTERN,
+    DATE_PATTERN,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_ID,
+    RUN_ID_PATTERN,
+)
+from quickscale.api.pagination import decode_cursor, encode_cursor, limit_schema, page_size
 from quickscale.api.schema import form_schema
 from quickscale.api.validation import check_input
 from quickscale.credits import ledger
@@ -44,29 +53,54 @@ LIMIT = Parameter(
     "limit",
     "Items per page, from 1 to `QUICKSCALE_API_MAX_PAGE_SIZE` "
     "(default `QUICKSCALE_API_PAGE_SIZE`).",
-    {"type": "integer", "minimum": 1},
+    limit_schema,
 )
 CURSOR = Parameter(
     "cursor",
-    "The `next_cursor` of the previous page; omit it for the first page.",
-    {"type": "string"},
+    "The `next_cursor` of the previous page (an opaque base64url token); omit it for the "
+    "first page.",
+    {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": CURSOR_MAX_LENGTH},
 )
 SINCE = Parameter(
     "since",
     "Only days from this date on (`YYYY-MM-DD`, UTC).",
-    {"type": "string", "format": "date"},
+    {"type": "string", "format": "date", "pattern": DATE_PATTERN},
 )
 IDEMPOTENCY_KEY = Parameter(
     "Idempotency-Key",
-    "Up to 255 printable ASCII characters, unique per request (a UUID). Sending the same key "
-    "again returns the first run instead of running again; the same key with another service "
-    "or input is a 409.",
-    {"type": "string", "minLength": 1, "maxLength": 255},
+    f"Up to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters, unique per request (a "
+    "UUID). Sending the same key again returns the first run instead of running again; the "
+    "same key with another service or input is a 409.",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
     location="header",
 )
-_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_ID = re.compile(r"[1-9][0-9]{0,18}")
+RUN_ID = Parameter(
+    "run_id",
+    "The run's `id`.",
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    location="path",
+)
+LOCATION = Header(
+    "Location",
+    "The address of the run (`/api/v1/runs/{id}`), to poll it.",
+    {"type": "string", "format": "uri-reference"},
+    statuses=(201, 202),
+)
+REPLAYED = Header(
+    "Idempotent-Replayed",
+    "`true` when the `Idempotency-Key` was sent before and this is the first run again; "
+    "absent otherwise.",
+    {"type": "string", "enum": ["true"]},
+    statuses=(201, 202),
+)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_DATE = re.compile(DATE_PATTERN)
+_ID = re.compile(RUN_ID_PATTERN)
 #: Fields a run request may have.
 RUN_FIELDS = frozenset({"input"})
 
@@ -136,6 +170,7 @@ def services(request: HttpRequest) -> HttpResponse:
         202: "The run is queued or running: poll `GET /api/v1/runs/{id}`.",
     },
     parameters=(IDEMPOTENCY_KEY,),
+    headers=(LOCATION, REPLAYED),
     body="RunRequest",
     errors=(
         InvalidInput,
@@ -171,9 +206,9 @@ def create_run(request: HttpRequest, slug: str, *, body: dict[str, Any]) -> Http
         {**serializers.run(result), "balance": serializers.amount(after)},
         status=202 if result.status in (RunStatus.QUEUED, RunStatus.RUNNING) else 201,
     )
-    response["Location"] = _run_location(result.pk)
+    response[LOCATION.name] = _run_location(result.pk)
     if result.replayed:
-        response["Idempotent-Replayed"] = "true"
+        response[REPLAYED.name] = "true"
     return response
 
 
@@ -233,9 +268,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     summary="One of your runs",
     description="Poll it to follow a queued run. Another user's run is a 404, like a missing one.",
     response="Run",
-    parameters=(
-        Parameter("run_id", "The run's `id`.", {"type": "integer", "minimum": 1}, location="path"),
-    ),
+    parameters=(RUN_ID,),
 )
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     """``GET /api/v1/runs/{id}``: one of the caller's runs."""
