@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from quickscale.api import urls
 from quickscale.api.schema import NOT_BLANK_PATTERN
 from quickscale.services.execution import sync_catalog
 from quickscale.services.models import Service
 from quickscale.services.registry import registry
+from tests.api.conftest import API, assert_error
 
 OPENAPI = "/api/v1/openapi.json"
 DOCS = "/api/docs/"
@@ -220,3 +226,168 @@ def test_a_host_can_override_the_docs_template(
     page = client.get(DOCS).content.decode()
 
     assert page.startswith("GET /api/v1/credits/balance;")
+
+
+# -- the document says exactly what the API does ---------------------------------------------
+
+
+def resolver(document: dict[str, Any]) -> Callable[[Any], bool]:
+    """A check of a value against a schema of the document (``$ref``s resolved in it)."""
+    doc = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry = Registry().with_resource("urn:openapi", doc)
+
+    def valid(schema: Any, value: Any) -> bool:
+        text = json.dumps(schema).replace('"#/components', '"urn:openapi#/components')
+        validator = Draft202012Validator(
+            json.loads(text), registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+        errors = list(validator.iter_errors(value))
+        return not errors
+
+    return valid  # type: ignore[return-value]
+
+
+def test_both_key_schemes_are_declared_and_either_is_enough(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert schemes["apiKeyHeader"] == {
+        **schemes["apiKeyHeader"],
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+    }
+    for name, operation in operations(document):
+        if operation["security"]:
+            assert [set(option) for option in operation["security"]] == [
+                {"bearerAuth"},
+                {"apiKeyHeader"},
+            ], name
+
+
+def test_every_response_declares_the_headers_it_sends(document: dict[str, Any]) -> None:
+    expected = {"401": "WWW-Authenticate", "405": "Allow", "429": "Retry-After"}
+    for name, operation in operations(document):
+        for status, response in operation["responses"].items():
+            assert "Cache-Control" in response["headers"], (name, status)
+            if status in expected:
+                assert expected[status] in response["headers"], (name, status)
+            if status in ("201", "202"):
+                assert {"Location", "Idempotent-Replayed"} <= set(response["headers"]), name
+
+
+def test_every_request_success_and_error_has_an_example_its_schema_accepts(
+    document: dict[str, Any],
+) -> None:
+    valid = resolver(document)
+    for name, operation in operations(document):
+        body = operation.get("requestBody")
+        if body is not None:
+            media = body["content"]["application/json"]
+            assert valid(media["schema"], media["example"]), name
+        for status, response in operation["responses"].items():
+            for media in response.get("content", {}).values():
+                examples = [e["value"] for e in media.get("examples", {}).values()]
+                if "example" in media:
+                    examples.append(media["example"])
+                assert examples, (name, status)
+                for example in examples:
+                    assert valid(media["schema"], example), (name, status, example)
+                if int(status) >= 400:
+                    codes = {e["value"]["error"]["code"] for e in media["examples"].values()}
+                    documented = set(re.findall(r"`([a-z_]+)`:", response["description"]))
+                    assert codes == documented, (name, status)
+
+
+def test_the_example_of_each_service_run_is_accepted_by_the_api(
+    document: dict[str, Any], api: API
+) -> None:
+    for slug in ("echo", "word-count", "free", "sleeper"):
+        operation = document["paths"][f"/api/v1/services/{slug}/runs"]["post"]
+        example = operation["requestBody"]["content"]["application/json"]["example"]
+        response = api.post(f"/api/v1/services/{slug}/runs", example)
+        assert response.status_code == 201, (slug, response.content)
+
+
+def declared(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    [operation] = document["paths"][path].values()
+    [parameter] = [p for p in operation["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = parameter["schema"]
+    return schema
+
+
+@pytest.mark.parametrize("path", ["/api/v1/credits/transactions", "/api/v1/runs"])
+def test_the_bounds_of_limit_are_the_ones_enforced(
+    document: dict[str, Any], api: API, path: str
+) -> None:
+    schema = declared(document, path, "limit")
+
+    assert schema["maximum"] == 200  # QUICKSCALE_API_MAX_PAGE_SIZE
+    for value, status in [
+        (schema["minimum"] - 1, 400),
+        (schema["minimum"], 200),
+        (schema["maximum"], 200),
+        (schema["maximum"] + 1, 400),
+    ]:
+        assert api.get(path, limit=value).status_code == status, value
+
+
+def test_the_limit_maximum_follows_the_setting(client: Client, db: None, settings: Any) -> None:
+    settings.QUICKSCALE_API_MAX_PAGE_SIZE = 20
+
+    document = client.get(OPENAPI).json()
+
+    assert declared(document, "/api/v1/runs", "limit")["maximum"] == 20
+
+
+@pytest.mark.parametrize("path", ["/api/v1/credits/transactions", "/api/v1/runs"])
+def test_the_bounds_of_cursor_are_the_ones_enforced(
+    document: dict[str, Any], api: API, path: str
+) -> None:
+    schema = declared(document, path, "cursor")
+    valid = resolver(document)
+    longest = "A" * schema["maxLength"]
+    too_long = longest + "A"
+
+    assert valid(schema, longest) and not valid(schema, too_long)
+    assert not valid(schema, "dHg6Nw==") and not valid(schema, "")
+    for value in (too_long, "dHg6Nw==", "a b"):
+        assert api.get(path, cursor=value).status_code == 400, value
+
+
+def test_the_bounds_of_since_are_the_ones_enforced(document: dict[str, Any], api: API) -> None:
+    schema = declared(document, "/api/v1/usage", "since")
+    valid = resolver(document)
+
+    for value, accepted in [("2025-01-31", True), ("2025-1-31", False), ("31/01/2025", False)]:
+        assert valid(schema, value) is accepted
+        assert (api.get("/api/v1/usage", since=value).status_code == 200) is accepted, value
+
+
+def test_the_bounds_of_the_idempotency_key_are_the_ones_enforced(
+    document: dict[str, Any], api: API
+) -> None:
+    schema = declared(document, "/api/v1/services/{slug}/runs", "Idempotency-Key")
+    valid = resolver(document)
+    longest = "k" * schema["maxLength"]
+
+    for key, accepted in [
+        (longest, True),
+        ("~ printable !", True),
+        (longest + "k", False),
+        ("tab\there", False),
+        ("caf\u00e9", False),
+    ]:
+        assert valid(schema, key) is accepted, key
+        response = api.run("echo", {"text": "hi"}, key=key)
+        assert (response.status_code == 201) is accepted, (key, response.content)
+
+
+def test_the_run_id_bounds_are_the_ones_enforced(document: dict[str, Any], api: API) -> None:
+    schema = declared(document, "/api/v1/runs/{run_id}", "run_id")
+    run = api.run("echo", {"text": "hi"}).json()["id"]
+
+    assert schema["minimum"] == 1
+    assert api.get(f"/api/v1/runs/{run}").status_code == 200
+    for value in (schema["minimum"] - 1, schema["maximum"] + 1):
+        assert_error(api.get(f"/api/v1/runs/{value}"), 404, "not_found")

@@ -271,7 +271,7 @@ _RUN_EXAMPLE: dict[str, Any] = {
 }
 _TRANSACTION_EXAMPLE: dict[str, Any] = {
     "id": 7,
-    "kind": "purchase",
+    "kind": "grant",
     "amount": "100.00",
     "balance_after": "100.00",
     "held_change": "0.00",
