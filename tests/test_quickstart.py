@@ -133,8 +133,8 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Fresh:
     (wheel,) = dist.glob("django_quickscale-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    # With the stripe extra, which billing needs (docs/installation.md).
-    install = [uv, "pip", "install", "--python", str(python), f"{wheel}[stripe]"]
+    # With the extras billing (stripe) and the API (api: jsonschema) need (docs/installation.md).
+    install = [uv, "pip", "install", "--python", str(python), f"{wheel}[stripe,api]"]
     install.append(f"django=={django.get_version()}")
     subprocess.run(install, check=True, capture_output=True, timeout=300)
 
