@@ -39,9 +39,26 @@ SEED = 20260101
 #: Test cases per operation and phase: the whole run stays within a couple of minutes on two
 #: cores (about 13 operations, three phases).
 MAX_EXAMPLES = 40
-#: Checks left out, each with the reason it cannot hold for this API. Empty: every check of
-#: ``--checks all`` runs.
-EXCLUDED_CHECKS: list[str] = []
+#: schemathesis's settings: every check on every operation, except where a check cannot hold for
+#: a reason of the tool's, named here with that reason (``positive_data_acceptance``: "a request
+#: the document allows must be accepted").
+CONFIG = """
+checks.enabled = true
+
+# The body of the generic run operation depends on its path's slug ("text" is required by some
+# services, "count" allowed by one, the longest text differs), which OpenAPI cannot express: a
+# body valid for one service is rightly refused by another. Each service's own operation
+# (/api/v1/services/text-statistics/runs...) describes its exact body and keeps this check.
+[[operations]]
+include-name = "POST /api/v1/services/{slug}/runs"
+checks.positive_data_acceptance.enabled = false
+
+# The cursor is opaque by design: only a next_cursor the server issued is valid, and no schema
+# can describe that. Any other string, however well-formed, is rightly refused with 400.
+[[operations]]
+include-name = ["GET /api/v1/credits/transactions", "GET /api/v1/runs"]
+checks.positive_data_acceptance.enabled = false
+"""
 
 
 @dataclass(frozen=True)
@@ -49,8 +66,11 @@ class LiveAPI:
     """A running demo and the keys the tests call it with."""
 
     url: str
-    #: A customer with a million credits; the key has every scope and no practical rate limit.
+    #: Customers with a million credits, one for schemathesis and one for the generated
+    #: client, so neither sees the other's runs; the keys have every scope and no practical
+    #: rate limit.
     token: str
+    client_token: str
     #: A customer without credits: every paid run is refused with 402.
     poor_token: str
     log: Path
@@ -60,10 +80,14 @@ class LiveAPI:
         return self.url + "/api/v1/openapi.json"
 
 
-def create_key(commands: Commands, email: str) -> str:
-    """A key with every scope for ``email`` (made now), whose limit a test run cannot reach."""
+def create_key(commands: Commands, email: str, credits: str | None = None) -> str:
+    """A key with every scope for ``email`` (made now, with ``credits``), whose limit a test
+    run cannot reach."""
     ok, _, err = commands.run("create_user", email, "--password", "a-long-test-password-1")
     assert ok, err
+    if credits is not None:
+        ok, _, err = commands.run("credits", "grant", email, credits, "--source", "promotion")
+        assert ok, err
     scopes = [arg for scope in sorted(SCOPES) for arg in ("--scope", scope)]
     ok, out, err = commands.run(
         "apikeys", "create", email, "--name", "Contract", *scopes,
@@ -96,16 +120,12 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAPI]:
         wait_for_url(url + "/api/v1/openapi.json", process, log, timeout=240)
         commands = Commands(env)
         try:
-            token = create_key(commands, "contract-funded@example.com")
-            ok, _, err = commands.run(
-                "credits", "grant", "contract-funded@example.com", "1000000",
-                "--source", "promotion",
-            )  # fmt: skip
-            assert ok, err
+            token = create_key(commands, "contract-fuzzed@example.com", "1000000")
+            client_token = create_key(commands, "contract-client@example.com", "1000000")
             poor_token = create_key(commands, "contract-poor@example.com")
         finally:
             commands.close()
-        yield LiveAPI(url, token, poor_token, log)
+        yield LiveAPI(url, token, client_token, poor_token, log)
     finally:
         stop(process)
         database.close()
@@ -125,13 +145,14 @@ def test_schemathesis_finds_no_failure(live_api: LiveAPI, tmp_path: Path) -> Non
     of every scope: no server error, no answer the document does not describe, no valid request
     refused, no invalid one accepted."""
     report = tmp_path / "junit.xml"
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
     command = [
         str(BIN / "schemathesis"),
+        "--config-file",
+        str(config),
         "run",
         live_api.document_url,
-        "--checks",
-        "all",
-        *(["--exclude-checks", ",".join(EXCLUDED_CHECKS)] if EXCLUDED_CHECKS else []),
         "--phases",
         "coverage,fuzzing,stateful",
         "--max-examples",
@@ -302,7 +323,7 @@ def test_generated_client_calls_every_operation(live_api: LiveAPI, tmp_path: Pat
     script = tmp_path / "use_client.py"
     script.write_text(textwrap.dedent(CLIENT_SCRIPT))
     ran = subprocess.run(
-        [sys.executable, str(script), live_api.url, live_api.token, live_api.poor_token],
+        [sys.executable, str(script), live_api.url, live_api.client_token, live_api.poor_token],
         cwd=tmp_path,
         capture_output=True,
         text=True,
