@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -133,7 +134,7 @@ class EveryField(forms.Form):
         ),
         ("site", {"type": "string", "format": "uri", "pattern": NO_NUL_PATTERN}),
         ("count", {"type": "integer", "minimum": 1, "maximum": 9, "default": 3}),
-        ("ratio", {"type": "number", "minimum": 0.5}),
+        ("ratio", {"type": "number", "minimum": 0.5, "maximum": sys.float_info.max}),
         ("price", {"type": "number", "maximum": 9.99}),
         ("agree", {"type": "boolean", "const": True}),
         ("maybe", {"type": ["boolean", "null"]}),

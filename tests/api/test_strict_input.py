@@ -143,6 +143,10 @@ def test_every_wrong_field_is_named_at_once(api: API) -> None:
         ("text", "x" * 21, "Expected at most 20 characters."),
         ("count", 0, "Expected at least 1."),
         ("count", 10, "Expected at most 9."),
+        ("ratio", 10**400, "Expected at most 1.7976931348623157e+308."),
+        ("ratio", -(10**400), "Expected at least -1.7976931348623157e+308."),
+        ("price", 10_000, "Expected less than 10000."),
+        ("price", -10_000, "Expected more than -10000."),
         ("unknown", 1, "Unknown field: the input has no such field."),
     ],
 )

@@ -13,6 +13,7 @@ out, so the schema never refuses what the form accepts on that field.
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -81,8 +82,12 @@ def _type_schema(field: forms.Field) -> Schema:
         return {"type": "array", "items": {"enum": _choices(field)}, "uniqueItems": True}
     if isinstance(field, forms.ChoiceField):
         return {"enum": _choices(field)}
-    if isinstance(field, (forms.FloatField, forms.DecimalField)):
-        return _bounds({"type": "number"}, field)
+    if isinstance(field, forms.FloatField):
+        # Django converts to a float, which a larger JSON number overflows.
+        largest = sys.float_info.max
+        return {"minimum": -largest, "maximum": largest} | _bounds({"type": "number"}, field)
+    if isinstance(field, forms.DecimalField):
+        return _decimal_schema(field)
     if isinstance(field, forms.IntegerField):
         return _bounds({"type": "integer"}, field)
     if isinstance(field, forms.DateTimeField):
@@ -115,6 +120,20 @@ def _text_schema(field: forms.CharField) -> Schema:
         schema["minLength"] = minimum
     if field.max_length is not None:
         schema["maxLength"] = field.max_length
+    return schema
+
+
+def _decimal_schema(field: forms.DecimalField) -> Schema:
+    """A decimal field: its digits before the point bound its magnitude; the places after the
+    point are said in ``x-decimal-places`` (``multipleOf`` is not exact on binary floats) and
+    checked by the form."""
+    schema = _bounds({"type": "number"}, field)
+    digits, places = field.max_digits, field.decimal_places
+    if digits is not None:
+        whole = 10 ** (digits - (places or 0))
+        schema["exclusiveMinimum"], schema["exclusiveMaximum"] = -whole, whole
+    if places is not None:
+        schema["x-decimal-places"] = places
     return schema
 
 

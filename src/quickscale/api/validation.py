@@ -138,10 +138,14 @@ def _message(kind: str, limit: Any, value: Any) -> str:
             "Expected at most %(count)s characters.",
             limit,
         ) % {"count": limit}
-    if kind in ("minimum", "exclusiveMinimum"):
+    if kind == "minimum":
         return gettext("Expected at least %(limit)s.") % {"limit": limit}
-    if kind in ("maximum", "exclusiveMaximum"):
+    if kind == "maximum":
         return gettext("Expected at most %(limit)s.") % {"limit": limit}
+    if kind == "exclusiveMinimum":
+        return gettext("Expected more than %(limit)s.") % {"limit": limit}
+    if kind == "exclusiveMaximum":
+        return gettext("Expected less than %(limit)s.") % {"limit": limit}
     if kind == "minItems":
         return ngettext(
             "Choose at least %(count)s value.", "Choose at least %(count)s values.", limit
