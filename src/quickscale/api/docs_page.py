@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 from typing import Any
 
 from django.utils.html import escape
@@ -154,7 +155,16 @@ def _constraints(schema: Schema) -> str:
         "minimum": "at least {}",
         "maximum": "at most {}",
     }
-    return ", ".join(text.format(schema[key]) for key, text in words.items() if key in schema)
+    shown = []
+    for key, text in words.items():
+        value = schema.get(key)
+        # The bounds of any float (a FloatField's) say nothing a reader needs.
+        if value is None or (isinstance(value, float) and abs(value) >= sys.float_info.max):
+            continue
+        if value == 1 and key.endswith("Length"):
+            text = text.removesuffix("s")
+        shown.append(text.format(value))
+    return ", ".join(shown)
 
 
 def _shell(command: list[str], url: str) -> str:
