@@ -44,17 +44,20 @@ MAX_EXAMPLES = 40
 #: the document allows must be accepted").
 CONFIG = """
 checks.enabled = true
+# No responses replayed from an earlier run's cache: each run asks the server.
+cache.enabled = false
 
-# The body of the generic run operation depends on its path's slug ("text" is required by some
-# services, "count" allowed by one, the longest text differs), which OpenAPI cannot express: a
-# body valid for one service is rightly refused by another. Each service's own operation
-# (/api/v1/services/text-statistics/runs...) describes its exact body and keeps this check.
+# The body of the generic run operation depends on its path's slug, which OpenAPI cannot
+# express: its input is any service's input, and one valid for text-statistics
+# ({"text": ...}) is rightly refused by llm-completion (which wants a "prompt"). Each
+# service's own operation (/api/v1/services/text-statistics/runs...) describes its exact body
+# and keeps this check.
 [[operations]]
 include-name = "POST /api/v1/services/{slug}/runs"
 checks.positive_data_acceptance.enabled = false
 
 # The cursor is opaque by design: only a next_cursor the server issued is valid, and no schema
-# can describe that. Any other string, however well-formed, is rightly refused with 400.
+# can describe that. Any other string matching its pattern ("0") is rightly refused with 400.
 [[operations]]
 include-name = ["GET /api/v1/credits/transactions", "GET /api/v1/runs"]
 checks.positive_data_acceptance.enabled = false
