@@ -105,8 +105,20 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAPI]:
     """``manage.py demo`` on a free port (web server and task worker), with a funded customer
     and a customer without credits, each with a key."""
     workdir = tmp_path_factory.mktemp("contract")
+    # schemathesis's authentication checks send a few hundred requests without a key or with a
+    # wrong one; past QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT a minute the address would be refused
+    # with 429 whatever key it sends, and the rest of the run would test nothing.
+    (workdir / "contract_settings.py").write_text(
+        "from core.settings import *  # noqa: F403\n"
+        "QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT = 1_000_000\n"
+    )
     database = example_database_url(workdir, "contract")
-    env = example_env(workdir, DATABASE_URL=next(database))
+    env = example_env(
+        workdir,
+        DATABASE_URL=next(database),
+        DJANGO_SETTINGS_MODULE="contract_settings",
+        PYTHONPATH=str(workdir),
+    )
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as output:
@@ -183,6 +195,9 @@ def test_schemathesis_finds_no_failure(live_api: LiveAPI, tmp_path: Path) -> Non
         + "\n".join(failures)
         + f"\n\n{result.stdout[-20000:]}\n{result.stderr[-5000:]}"
     )
+    # A 429 passes every check, so a throttled run would pass without testing anything.
+    throttled = [line for line in live_api.log.read_text().splitlines() if '" 429 ' in line]
+    assert not throttled, throttled[:5]
 
 
 #: What the generated client is asked to do, in a subprocess with it on ``sys.path``; it
