@@ -102,8 +102,8 @@ def create_key(commands: Commands, email: str, credits: str | None = None) -> st
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAPI]:
-    """``manage.py demo`` on a free port (web server and task worker), with a funded customer
-    and a customer without credits, each with a key."""
+    """``manage.py demo`` on a free port (web server and task worker), with two funded
+    customers and one without credits, each with a key."""
     workdir = tmp_path_factory.mktemp("contract")
     # schemathesis's authentication checks send a few hundred requests without a key or with a
     # wrong one; past QUICKSCALE_APIKEYS_FAILED_AUTH_LIMIT a minute the address would be refused
