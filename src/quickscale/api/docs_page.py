@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from quickscale.api.openapi import ERRORS
+from quickscale.api.components import ERRORS
 from quickscale.api.schema import Schema, example
 
 
