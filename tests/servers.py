@@ -22,6 +22,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -263,16 +264,76 @@ class ThrowawayRedis:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+#: Run by :func:`reap_when_gone`: waits until its standard input closes (the test run ended,
+#: however it ended), then stops the servers given and removes their directories.
+_REAPER = """
+import os, shutil, signal, sys, time
+sys.stdin.buffer.read()
+for argument in sys.argv[1:]:
+    pid, directory = argument.split(":", 1)
+    try:
+        os.kill(int(pid), signal.SIGINT if "quickscale-pg-" in directory else signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+for argument in sys.argv[1:]:
+    pid, directory = argument.split(":", 1)
+    for _ in range(100):
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    shutil.rmtree(directory, ignore_errors=True)
+"""
+
+
+def reap_when_gone(servers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    """Stop ``servers`` (process, directory) when this process ends, even when it is killed
+    (``SIGKILL`` included, which skips ``atexit``): a small watcher process holds the read end
+    of a pipe only this process writes to, and acts when it closes."""
+    arguments = [f"{process.pid}:{directory}" for process, directory in servers]
+    # Kept for as long as this process lives: the pipe closes only when it ends.
+    _reapers.append(
+        subprocess.Popen(
+            [sys.executable, "-c", _REAPER, *arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to the test run does not stop it before its time
+        )
+    )
+
+
+_reapers: list[subprocess.Popen[bytes]] = []
+
+
+def _release_reapers() -> None:
+    """At a normal exit, after the servers were removed: let the watchers go."""
+    for reaper in _reapers:
+        if reaper.stdin is not None:
+            reaper.stdin.close()
+        reaper.wait(WAIT)
+
+
 def start_for_the_suite() -> None:
     """Start a throw-away PostgreSQL for an unset (or empty) ``DATABASE_URL`` and a throw-away
-    Redis for an unset ``REDIS_URL``, and point the variables at them."""
+    Redis for an unset ``REDIS_URL``, and point the variables at them. They stop when the run
+    ends, whether it ends normally (``atexit``) or is killed (:func:`reap_when_gone`)."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+    # Registered first, so it runs last (after the servers' own removal).
+    atexit.register(_release_reapers)
     if not os.environ.get("DATABASE_URL"):
         postgres = ThrowawayPostgres()
         atexit.register(postgres.remove)
         postgres.start()
+        assert postgres.process is not None
+        started.append((postgres.process, postgres.root))
         os.environ["DATABASE_URL"] = postgres.url.rsplit("/", 1)[0] + "/quickscale"
     if not os.environ.get("REDIS_URL"):
         redis = ThrowawayRedis()
         atexit.register(redis.remove)
+        started.append((redis.process, redis.root))
         # The rate-limit tests use database 15, as CI's shared Redis would.
         os.environ["REDIS_URL"] = redis.url.rsplit("/", 1)[0] + "/15"
+    if started:
+        reap_when_gone(started)
