@@ -24,14 +24,11 @@ import pytest
 
 from quickscale.apikeys.scopes import SCOPES
 from tests.example.conftest import (
-    EXAMPLE_DIR,
     Commands,
     example_database_url,
     example_env,
-    stop,
-    wait_for_url,
+    running_demo,
 )
-from tests.servers import free_port
 
 BIN = Path(sys.executable).parent
 #: Fixed, so a failure found once is found again by the same command.
@@ -119,30 +116,17 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAPI]:
         DJANGO_SETTINGS_MODULE="contract_settings",
         PYTHONPATH=str(workdir),
     )
-    port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "demo", "--port", str(port)],
-            cwd=EXAMPLE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_url(url + "/api/v1/openapi.json", process, log, timeout=240)
-        commands = Commands(env)
-        try:
-            token = create_key(commands, "contract-fuzzed@example.com", "1000000")
-            client_token = create_key(commands, "contract-client@example.com", "1000000")
-            poor_token = create_key(commands, "contract-poor@example.com")
-        finally:
-            commands.close()
-        yield LiveAPI(url, token, client_token, poor_token, log)
+        with running_demo(workdir, env, ready="/api/v1/openapi.json") as (url, log):
+            commands = Commands(env)
+            try:
+                token = create_key(commands, "contract-fuzzed@example.com", "1000000")
+                client_token = create_key(commands, "contract-client@example.com", "1000000")
+                poor_token = create_key(commands, "contract-poor@example.com")
+            finally:
+                commands.close()
+            yield LiveAPI(url, token, client_token, poor_token, log)
     finally:
-        stop(process)
         database.close()
 
 

@@ -297,6 +297,24 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         DATABASE_URL=next(database),
         DEMO_REPORT_HOLD_FILE=str(workdir / "hold-reports"),
     )
+    try:
+        # Migrating and seeding a month of demo data takes a while on a busy machine.
+        with running_demo(workdir, env) as (url, log):
+            commands = Commands(env)
+            try:
+                yield DemoServer(url + "/", env, log, commands)
+            finally:
+                commands.close()
+    finally:
+        database.close()
+
+
+@contextmanager
+def running_demo(
+    workdir: Path, env: dict[str, str], ready: str = "/"
+) -> Iterator[tuple[str, Path]]:
+    """``manage.py demo`` (web server and task worker) with ``env`` on a free port, until the
+    block ends: its address (no trailing slash) and its log, once ``ready`` answers."""
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as output:
@@ -309,17 +327,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             start_new_session=True,
         )
     try:
-        url = f"http://127.0.0.1:{port}/"
-        # Migrating and seeding a month of demo data takes a while on a busy machine.
-        wait_for_url(url, process, log, timeout=240)
-        commands = Commands(env)
-        try:
-            yield DemoServer(url, env, log, commands)
-        finally:
-            commands.close()
+        url = f"http://127.0.0.1:{port}"
+        wait_for_url(url + ready, process, log, timeout=240)
+        yield url, log
     finally:
         stop(process)
-        database.close()
 
 
 @pytest.fixture(scope="session")
