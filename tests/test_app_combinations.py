@@ -39,6 +39,15 @@ def exercise(project: str, database_url: str) -> dict[str, Any]:
     return report
 
 
+ALL_APPS = [
+    "quickscale_core",
+    "quickscale_credits",
+    "quickscale_services",
+    "quickscale_apikeys",
+    "quickscale_billing",
+    "quickscale_audit",
+    "quickscale_api",
+]
 #: Each app alone with the apps it needs, the quickstart's combination, and all of them. A
 #: project whose pages extend quickscale.core's layout installs core (or, in
 #: ``apikeys_own_layout``, supplies "quickscale/base.html" itself).
@@ -59,24 +68,8 @@ COMPLETE_PROJECTS = {
     ],
     "credits_apikeys": ["quickscale_core", "quickscale_credits", "quickscale_apikeys"],
     "billing_sandbox": ["quickscale_core", "quickscale_credits", "quickscale_billing"],
-    "all_apps": [
-        "quickscale_core",
-        "quickscale_credits",
-        "quickscale_services",
-        "quickscale_apikeys",
-        "quickscale_billing",
-        "quickscale_audit",
-        "quickscale_api",
-    ],
-    "all_apps_without_admin": [
-        "quickscale_core",
-        "quickscale_credits",
-        "quickscale_services",
-        "quickscale_apikeys",
-        "quickscale_billing",
-        "quickscale_audit",
-        "quickscale_api",
-    ],
+    "all_apps": ALL_APPS,
+    "all_apps_without_admin": ALL_APPS,
 }
 
 NOT_CONFIGURED = (503, "Billing is not configured", "quickscale/billing/not_configured.html")
