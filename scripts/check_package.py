@@ -1,8 +1,8 @@
 """Build the distribution and prove the wheel works on its own.
 
 1. Build the wheel and sdist from a clean copy of the tree.
-2. Check that every template, static file, migration and ``py.typed`` under ``src/`` is in the
-   wheel, and that the sdist carries the sources and tests.
+2. Check that every template, static file, migration, client template and ``py.typed`` under
+   ``src/`` is in the wheel, and that the sdist carries the sources and tests.
 3. Install the wheel in a new virtual environment, import every app, and migrate a minimal host
    project that installs only ``quickscale.credits``.
 
@@ -46,6 +46,7 @@ def expected_package_data() -> set[str]:
             "/templates/" in relative
             or "/static/" in relative
             or "/migrations/" in relative
+            or path.suffix == ".jinja"  # the client templates (quickscale.api.client_templates)
             or path.name == "py.typed"
         ):
             wanted.add(relative)

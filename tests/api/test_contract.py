@@ -5,8 +5,9 @@ demo data, on the suite's kind of database), over HTTP, as any consumer of the d
 
 * schemathesis 4 runs every check over its coverage, fuzzing and stateful phases and must find
   no failure;
-* openapi-python-client generates a client from ``/api/v1/openapi.json``, and a script calls
-  every operation through it, reading the typed models it returns.
+* openapi-python-client generates a client from ``/api/v1/openapi.json`` with the project's
+  templates for typed response headers, and a script calls every operation through it, reading
+  the typed models and headers it returns; mypy checks those types in the script.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from quickscale.api import client_templates
 from quickscale.apikeys.scopes import SCOPES
 from tests.example.conftest import (
     Commands,
@@ -185,16 +187,26 @@ def test_schemathesis_finds_no_failure(live_api: LiveAPI, tmp_path: Path) -> Non
 
 
 #: What the generated client is asked to do, in a subprocess with it on ``sys.path``; it
-#: prints what it saw as one line of JSON. openapi-python-client exposes no typed response
-#: headers: ``Location`` and ``Idempotent-Replayed`` are read from the ``Response.headers`` of
-#: the ``*_detailed`` functions.
+#: prints what it saw as one line of JSON. The client is generated with the project's templates
+#: (:mod:`quickscale.api.client_templates`), so each response's declared headers come as a typed
+#: class: ``assert_type`` lets mypy (run on this script) prove their types, and the run checks
+#: their values.
 CLIENT_SCRIPT = """
 import json, sys, time
+from typing import Any, Literal, TypeVar, assert_type
+
 from qs_api_client import AuthenticatedClient, Client
 from qs_api_client.api.credits_ import balance, transactions
 from qs_api_client.api.runs import run_detail, run_list
 from qs_api_client.api.services import (
-    create_run, run_document_report, run_text_statistics, services,
+    HeaderError,
+    RunDocumentReport202Headers,
+    RunTextStatistics201Headers,
+    RunTextStatistics401Headers,
+    create_run,
+    run_document_report,
+    run_text_statistics,
+    services,
 )
 from qs_api_client.api.usage import usage
 from qs_api_client.models import (
@@ -202,19 +214,25 @@ from qs_api_client.models import (
     RunTextStatisticsBody, ServiceList, TransactionPage, Usage,
 )
 from qs_api_client.models.create_run_slug import CreateRunSlug
+from qs_api_client.types import Response
+
+import httpx
+
+T = TypeVar("T")
 
 url, token, poor_token = sys.argv[1:4]
-client = AuthenticatedClient(base_url=url, token=token, timeout=60)
-poor = AuthenticatedClient(base_url=url, token=poor_token, timeout=60)
-anonymous = Client(base_url=url, timeout=60)
-seen = {}
+timeout = httpx.Timeout(60)
+client = AuthenticatedClient(base_url=url, token=token, timeout=timeout)
+poor = AuthenticatedClient(base_url=url, token=poor_token, timeout=timeout)
+anonymous = Client(base_url=url, timeout=timeout)
+seen: dict[str, Any] = {}
 
-def parsed(response, kind, status):
+def parsed(response: Response[Any], kind: type[T], status: int) -> T:
     assert response.status_code == status, (response.status_code, response.content[:500])
     assert isinstance(response.parsed, kind), (type(response.parsed), response.content[:500])
     return response.parsed
 
-def text_body(text):
+def text_body(text: str) -> RunTextStatisticsBody:
     return RunTextStatisticsBody.from_dict({"input": {"text": text}})
 
 funded = parsed(balance.sync_detailed(client=client), Balance, 200)
@@ -226,7 +244,9 @@ seen["async"] = sorted(service.slug for service in catalog.data if service.async
 
 created = run_text_statistics.sync_detailed(client=client, body=text_body("One two three."))
 sync_run = parsed(created, RunCreated, 201)
-seen["sync"] = [sync_run.status.value, sync_run.output["words"], created.headers["Location"]]
+created_headers = RunTextStatistics201Headers.from_response(created)
+assert_type(created_headers.location, str)
+seen["sync"] = [sync_run.status.value, sync_run.output["words"], created_headers.location]
 
 generic = create_run.sync_detailed(
     CreateRunSlug.TEXT_STATISTICS, client=client,
@@ -240,11 +260,14 @@ first = run_text_statistics.sync_detailed(
 again = run_text_statistics.sync_detailed(
     client=client, body=text_body("Once only."), idempotency_key="contract-replay"
 )
+first_headers = RunTextStatistics201Headers.from_response(first)
+again_headers = RunTextStatistics201Headers.from_response(again)
+assert_type(again_headers.idempotent_replayed, Literal["true"] | None)
 seen["replay"] = [
     parsed(first, RunCreated, 201).id == parsed(again, RunCreated, 201).id,
-    first.headers.get("Idempotent-Replayed"),
-    again.headers.get("Idempotent-Replayed"),
-    again.headers["Location"] == first.headers["Location"],
+    first_headers.idempotent_replayed,
+    again_headers.idempotent_replayed,
+    again_headers.location == first_headers.location,
 ]
 
 queued = run_document_report.sync_detailed(
@@ -252,7 +275,8 @@ queued = run_document_report.sync_detailed(
     body=RunDocumentReportBody.from_dict({"input": {"title": "T", "text": "Good words here."}}),
 )
 async_run = parsed(queued, RunCreated, 202)
-seen["async_run"] = [async_run.status.value, queued.headers["Location"]]
+queued_headers = RunDocumentReport202Headers.from_response(queued)
+seen["async_run"] = [async_run.status.value, queued_headers.location]
 deadline = time.monotonic() + 60
 while True:
     fetched = parsed(run_detail.sync_detailed(async_run.id, client=client), Run, 200)
@@ -261,12 +285,16 @@ while True:
     time.sleep(0.25)
 seen["async_done"] = [fetched.status.value, fetched.output and fetched.output["title"]]
 
-pages, cursor = [], None
+pages: list[list[int]] = []
+cursor: str | None = None
 while True:
-    kwargs = {"limit": 2} if cursor is None else {"limit": 2, "cursor": cursor}
-    page = parsed(transactions.sync_detailed(client=client, **kwargs), TransactionPage, 200)
+    if cursor is None:
+        response = transactions.sync_detailed(client=client, limit=2)
+    else:
+        response = transactions.sync_detailed(client=client, limit=2, cursor=cursor)
+    page = parsed(response, TransactionPage, 200)
     pages.append([item.id for item in page.data])
-    cursor = page.next_cursor
+    cursor = page.next_cursor if isinstance(page.next_cursor, str) else None
     if not cursor:
         break
 seen["transaction_pages"] = pages
@@ -277,16 +305,27 @@ seen["runs"] = [len(runs.data), runs.next_cursor is not None]
 spent = parsed(usage.sync_detailed(client=client), Usage, 200)
 seen["usage"] = sum(day.runs for day in spent.data)
 
-refused = parsed(run_text_statistics.sync_detailed(client=poor, body=text_body("x y")), Error, 402)
-seen["402"] = refused.error.code.value
+refused = run_text_statistics.sync_detailed(client=poor, body=text_body("x y"))
+seen["402"] = parsed(refused, Error, 402).error.code.value
+try:
+    RunTextStatistics201Headers.from_response(refused)
+except HeaderError as error:
+    seen["not_201"] = str(error)
 
 huge = run_text_statistics.sync_detailed(client=client, body=text_body("x" * 3_000_000))
 seen["413"] = parsed(huge, Error, 413).error.code.value
 
-anonymous_run = run_text_statistics.sync_detailed(client=anonymous, body=text_body("x"))
+# Without a key on purpose: the typed client rightly asks for an AuthenticatedClient here.
+anonymous_run = run_text_statistics.sync_detailed(
+    client=anonymous, body=text_body("x")  # type: ignore[arg-type]
+)
+challenge = RunTextStatistics401Headers.from_response(anonymous_run)
+assert_type(challenge.www_authenticate, Literal['Bearer realm="api"'])
 seen["401"] = [
     parsed(anonymous_run, Error, 401).error.code.value,
     anonymous_run.headers["Content-Type"],
+    challenge.www_authenticate,
+    challenge.cache_control,
 ]
 print(json.dumps(seen))
 """
@@ -313,6 +352,8 @@ def test_generated_client_calls_every_operation(live_api: LiveAPI, tmp_path: Pat
             "none",
             "--config",
             str(config),
+            "--custom-template-path",
+            str(client_templates.PATH),
             "--fail-on-warning",
         ],
         cwd=tmp_path,
@@ -324,6 +365,26 @@ def test_generated_client_calls_every_operation(live_api: LiveAPI, tmp_path: Pat
     assert generated.returncode == 0, generated.stdout + generated.stderr
     script = tmp_path / "use_client.py"
     script.write_text(textwrap.dedent(CLIENT_SCRIPT))
+    # The headers are typed: mypy, strict, accepts the script's use of them and its assert_type
+    # calls (which fail on any other type, Any included).
+    typed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-imports=silent",
+            "--no-incremental",
+            str(script),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PYTHONPATH": str(tmp_path), "MYPYPATH": str(tmp_path), "PATH": str(BIN)},
+    )
+    assert typed.returncode == 0, typed.stdout + typed.stderr
     ran = subprocess.run(
         [sys.executable, str(script), live_api.url, live_api.client_token, live_api.poor_token],
         cwd=tmp_path,
@@ -356,5 +417,11 @@ def test_generated_client_calls_every_operation(live_api: LiveAPI, tmp_path: Pat
     assert seen["runs"] == [3, True]
     assert seen["usage"] == 4
     assert seen["402"] == "insufficient_credits"
+    assert seen["not_201"] == "the response is a 402, not a 201"
     assert seen["413"] == "payload_too_large"
-    assert seen["401"] == ["authentication_failed", "application/json"]
+    assert seen["401"] == [
+        "authentication_failed",
+        "application/json",
+        'Bearer realm="api"',
+        "no-store",
+    ]

@@ -74,7 +74,8 @@ ERRORS: list[tuple[type[QuickScaleError], str]] = [
         "`Retry-After` header.",
     ),
 ]
-RETRY_AFTER: Schema = {"type": "string", "pattern": "^[0-9]+$", "examples": ["10"]}
+RETRY_AFTER: Schema = {"type": "integer", "minimum": 0, "examples": [10]}
+#: The header each error status always sends: its name, meaning and schema.
 ERROR_HEADERS: dict[int, tuple[str, str, Schema]] = {
     401: (
         "WWW-Authenticate",
@@ -88,6 +89,7 @@ ERROR_HEADERS: dict[int, tuple[str, str, Schema]] = {
 #: Sent with every response of the API.
 CACHE_CONTROL: dict[str, Any] = {
     "description": "Always `no-store`.",
+    "required": True,
     "schema": {"type": "string", "enum": ["no-store"]},
 }
 

@@ -74,6 +74,8 @@ class Header:
     description: str
     schema: dict[str, Any]
     statuses: tuple[int, ...]
+    #: Sent on every response of those statuses (``required`` in the document).
+    required: bool = False
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,7 @@ def _responses(operation: Operation, *, has_path_parameters: bool) -> dict[str, 
             if status in header.statuses:
                 headers[header.name] = {
                     "description": header.description,
+                    "required": header.required,
                     "schema": dict(header.schema),
                 }
         response: dict[str, Any] = {"description": description, "headers": headers}
@@ -252,7 +253,11 @@ def _responses(operation: Operation, *, has_path_parameters: bool) -> dict[str, 
         }
         if status in ERROR_HEADERS:
             name, meaning, schema = ERROR_HEADERS[status]
-            response["headers"][name] = {"description": meaning, "schema": schema}
+            response["headers"][name] = {
+                "description": meaning,
+                "required": True,
+                "schema": schema,
+            }
         responses[str(status)] = response
     return responses
 

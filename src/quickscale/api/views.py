@@ -90,6 +90,7 @@ LOCATION = Header(
     "The address of the run (`/api/v1/runs/{id}`), to poll it.",
     {"type": "string", "format": "uri-reference"},
     statuses=(201, 202),
+    required=True,
 )
 REPLAYED = Header(
     "Idempotent-Replayed",
