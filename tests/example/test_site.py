@@ -209,6 +209,27 @@ def test_every_link_answers_and_no_page_is_wider_than_a_phone(
     assert found.foreign == set()
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_api_documentation_tables_fit_a_phone(
+    language: str, browser: Browser, demo_server: DemoServer
+) -> None:
+    """At 390 px the tables of parameters and service inputs become one card per row, so no
+    table of the API's documentation is wider than its box (only the curl lines scroll)."""
+    context = browser.new_context(
+        viewport={"width": PHONE, "height": 900}, extra_http_headers={"Accept-Language": language}
+    )
+    page = context.new_page()
+    page.goto(demo_server.address("/api/docs/"))
+    widths = page.eval_on_selector_all(
+        "table",
+        "tables => tables.map(t => [(t.caption || t.tHead).textContent.trim(),"
+        " t.scrollWidth, t.parentElement.clientWidth])",
+    )
+    context.close()
+    assert len(widths) > 10
+    assert [(caption, wide) for caption, wide, box in widths if wide > box] == []
+
+
 @pytest.mark.parametrize(
     ("role_name", "path", "name"),
     [(role, path, name) for role, pages in MAIN_PAGES.items() for path, name, axe in pages if axe],
