@@ -13,11 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from quickscale.api import client_templates
-
-BIN = Path(sys.executable).parent
+from tests.api.generated_client import generate_client, needs_generator
 
 HEADERS = {
     "X-Count": {"required": True, "schema": {"type": "integer"}},
@@ -84,35 +81,10 @@ print(json.dumps({
 """
 
 
-@pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="openapi-python-client needs Python 3.11 or later"
-)
+@needs_generator
 def test_each_header_type_is_read_and_checked(tmp_path: Path) -> None:
     (tmp_path / "document.json").write_text(json.dumps(DOCUMENT))
-    (tmp_path / "generator.yaml").write_text("post_hooks: []\n")
-    generated = subprocess.run(
-        [
-            str(BIN / "openapi-python-client"),
-            "generate",
-            "--path",
-            "document.json",
-            "--output-path",
-            "headers_client",
-            "--meta",
-            "none",
-            "--config",
-            "generator.yaml",
-            "--custom-template-path",
-            str(client_templates.PATH),
-            "--fail-on-warning",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert generated.returncode == 0, generated.stdout + generated.stderr
+    generate_client(tmp_path, "headers_client", "--path", "document.json")
     (tmp_path / "use.py").write_text(textwrap.dedent(SCRIPT))
     ran = subprocess.run(
         [sys.executable, "use.py"],

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from quickscale.api import client_templates
 from quickscale.apikeys.scopes import SCOPES
+from tests.api.generated_client import generate_client, needs_generator
 from tests.example.conftest import (
     Commands,
     example_database_url,
@@ -331,38 +331,12 @@ print(json.dumps(seen))
 """
 
 
-@pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="openapi-python-client needs Python 3.11 or later"
-)
+@needs_generator
 def test_generated_client_calls_every_operation(live_api: LiveAPI, tmp_path: Path) -> None:
     """A client generated from the document, without warnings, reaches every operation and
-    parses every answer into its typed model: success, replay, 401, 402 and 413 alike."""
-    config = tmp_path / "generator.yaml"
-    # No formatting hooks: the generated code is imported, never read.
-    config.write_text("post_hooks: []\n")
-    generated = subprocess.run(
-        [
-            str(BIN / "openapi-python-client"),
-            "generate",
-            "--url",
-            live_api.document_url,
-            "--output-path",
-            str(tmp_path / "qs_api_client"),
-            "--meta",
-            "none",
-            "--config",
-            str(config),
-            "--custom-template-path",
-            str(client_templates.PATH),
-            "--fail-on-warning",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert generated.returncode == 0, generated.stdout + generated.stderr
+    parses every answer into its typed model and typed headers: success, replay, 401, 402 and
+    413 alike."""
+    generate_client(tmp_path, "qs_api_client", "--url", live_api.document_url)
     script = tmp_path / "use_client.py"
     script.write_text(textwrap.dedent(CLIENT_SCRIPT))
     # The headers are typed: mypy, strict, accepts the script's use of them and its assert_type
