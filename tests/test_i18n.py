@@ -154,6 +154,8 @@ def test_the_api_docs_page_is_in_german(german: Client) -> None:
         "Maschinenlesbar:",
         "Bedeutung",
         "(erforderlich)",
+        "Fehlercodes",
+        "mindestens 1 Zeichen",
     )
 
 

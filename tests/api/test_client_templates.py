@@ -1,8 +1,11 @@
 """The templates for openapi-python-client (``quickscale.api.client_templates``), on a document
-with a header of every type they know.
+with a header of every kind they handle.
 
-The contract tests (``test_contract.py``) use them on the API's own document; this one covers the
-types that document does not have (number, boolean) and every way a header can be wrong.
+The contract tests (``test_contract.py``) use them on the API's own document; this one covers
+what that document does not have: numbers, booleans, integer enums, ``const``, ``null`` in a
+list of types, a ``$ref``, names that come out the same, an operation whose name is one the
+module could shadow (``cast``), responses by range and ``default``, and every way a header can
+be wrong.
 """
 
 from __future__ import annotations
@@ -19,73 +22,102 @@ from tests.api.generated_client import generate_client, needs_generator
 HEADERS = {
     "X-Count": {"required": True, "schema": {"type": "integer"}},
     "X-Ratio": {"schema": {"type": "number"}},
-    "X-Flag": {"schema": {"type": "boolean"}},
+    "X-Flag": {"description": 'Ends in a "quote"', "schema": {"type": "boolean"}},
     "X-Mode": {"required": True, "schema": {"type": "string", "enum": ["fast", "slow"]}},
-    "X-Note": {"description": 'Any text, "quoted".', "schema": {"type": "string"}},
+    "X-Level": {"schema": {"enum": [1, 2]}},
+    "X-Const": {"schema": {"const": "yes"}},
+    "X-Note": {"schema": {"type": ["string", "null"]}},
+    "X-Size": {"schema": {"type": ["integer", "null"]}},
+    "x_count": {"schema": {"type": "string"}},
+    "From-Response": {"schema": {"type": "string"}},
+    "X-Shared": {"$ref": "#/components/headers/Shared"},
 }
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "Headers", "version": "1"},
+    "components": {"headers": {"Shared": {"schema": {"type": "integer"}}}},
     "paths": {
         "/things": {
             "get": {
-                "operationId": "list_things",
+                "operationId": "cast",
                 "tags": ["things"],
                 "responses": {
                     "200": {"description": "OK", "headers": HEADERS},
                     "404": {"description": "Gone"},
+                    "4XX": {"description": "Refused", "headers": {"X-A": {"schema": {}}}},
+                    "default": {"description": "Other", "headers": {"X-B": {"schema": {}}}},
                 },
             }
         }
     },
 }
+FIELDS = [
+    "x_count",
+    "x_ratio",
+    "x_flag",
+    "x_mode",
+    "x_level",
+    "x_const",
+    "x_note",
+    "x_size",
+    "x_count_9",
+    "from_response_10",
+    "x_shared",
+]
 
 SCRIPT = """
 import json
 from http import HTTPStatus
 
 import httpx
-from headers_client.api.things import HeaderError, ListThings200Headers
+import headers_client.api.things as things
+from headers_client.api.things import Cast200Headers, HeaderError
+from headers_client.api.things import cast as operation
 from headers_client.types import Response
 
-def response(status, **headers):
-    return Response(
-        status_code=HTTPStatus(status), content=b"", headers=httpx.Headers(headers), parsed=None
-    )
+FIELDS = %(fields)r
 
-def read(status, **headers):
+def read_exactly(status, headers):
+    sent = httpx.Headers({name: value for name, value in headers.items() if value is not None})
+    response = Response(status_code=HTTPStatus(status), content=b"", headers=sent, parsed=None)
     try:
-        found = ListThings200Headers.from_response(response(status, **headers))
+        found = Cast200Headers.from_response(response)
     except HeaderError as error:
         return ["HeaderError", str(error)]
-    return [found.x_count, found.x_ratio, found.x_flag, found.x_mode, found.x_note]
+    return {name: getattr(found, name) for name in FIELDS if getattr(found, name) is not None}
+
+def read(status=200, **headers):
+    # The required headers, with ``headers`` added or replacing them (None: left out).
+    return read_exactly(status, {"X-Count": "1", "X-Mode": "fast", **headers})
 
 print(json.dumps({
-    "all": read(200, **{"X-Count": "3", "X-Ratio": "0.5", "X-Flag": "true", "X-Mode": "slow",
-                        "X-Note": "hi"}),
-    "least": read(200, **{"x-count": "0", "x-mode": "fast"}),
-    "false": read(200, **{"X-Count": "1", "X-Mode": "fast", "X-Flag": "false"}),
-    "no_count": read(200, **{"X-Mode": "fast"}),
-    "bad_count": read(200, **{"X-Count": "three", "X-Mode": "fast"}),
-    "bad_ratio": read(200, **{"X-Count": "1", "X-Mode": "fast", "X-Ratio": "half"}),
-    "bad_flag": read(200, **{"X-Count": "1", "X-Mode": "fast", "X-Flag": "yes"}),
-    "bad_mode": read(200, **{"X-Count": "1", "X-Mode": "medium"}),
-    "status": read(404, **{"X-Count": "1", "X-Mode": "fast"}),
-    "annotations": {
-        name: str(kind) for name, kind in ListThings200Headers.__annotations__.items()
-    },
-    "no_404_class": not hasattr(
-        __import__("headers_client.api.things", fromlist=["x"]), "ListThings404Headers"
-    ),
+    "all": read(**{
+        "X-Count": "3", "X-Ratio": "-0.5e1", "X-Flag": "true", "X-Mode": "slow", "X-Level": "2",
+        "X-Const": "yes", "X-Note": "hi", "X-Size": "-7", "x_count": "text",
+        "From-Response": "here", "X-Shared": "text, as a $ref is",
+    }),
+    "least": read_exactly(200, {"x-count": "0", "x-mode": "fast"}),
+    "false": read(**{"X-Flag": "false"}),
+    "no_count": read(**{"X-Count": None}),
+    "bad_count": [read(**{"X-Count": value}) for value in ("three", "+7", " 7", "1_0")],
+    "bad_ratio": [read(**{"X-Ratio": value}) for value in ("half", "nan", "inf")],
+    "bad_flag": read(**{"X-Flag": "yes"}),
+    "bad_mode": read(**{"X-Mode": "medium"}),
+    "bad_level": read(**{"X-Level": "3"}),
+    "bad_const": read(**{"X-Const": "no"}),
+    "status": read(404),
+    "annotations": {name: str(kind) for name, kind in Cast200Headers.__annotations__.items()},
+    "classes": sorted(name for name in vars(things) if name.endswith("Headers")),
+    "operation": [operation.__name__, things.cast is operation],
 }))
 """
 
 
 @needs_generator
-def test_each_header_type_is_read_and_checked(tmp_path: Path) -> None:
+def test_each_header_kind_is_typed_read_and_checked(tmp_path: Path) -> None:
     (tmp_path / "document.json").write_text(json.dumps(DOCUMENT))
     generate_client(tmp_path, "headers_client", "--path", "document.json")
-    (tmp_path / "use.py").write_text(textwrap.dedent(SCRIPT))
+    (tmp_path / "use.py").write_text(textwrap.dedent(SCRIPT) % {"fields": FIELDS})
     ran = subprocess.run(
         [sys.executable, "use.py"],
         cwd=tmp_path,
@@ -98,28 +130,53 @@ def test_each_header_type_is_read_and_checked(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stdout + ran.stderr
     seen = json.loads(ran.stdout)
 
-    assert seen["all"] == [3, 0.5, True, "slow", "hi"]
+    assert seen["all"] == {
+        "x_count": 3,
+        "x_ratio": -5.0,
+        "x_flag": True,
+        "x_mode": "slow",
+        "x_level": 2,
+        "x_const": "yes",
+        "x_note": "hi",
+        "x_size": -7,
+        "x_count_9": "text",
+        "from_response_10": "here",
+        "x_shared": "text, as a $ref is",
+    }
     # Header names are case-insensitive; optional headers that are absent are None.
-    assert seen["least"] == [0, None, None, "fast", None]
-    assert seen["false"] == [1, None, False, "fast", None]
+    assert seen["least"] == {"x_count": 0, "x_mode": "fast"}
+    assert seen["false"] == {"x_count": 1, "x_mode": "fast", "x_flag": False}
     assert seen["no_count"] == ["HeaderError", "the response has no X-Count header"]
-    assert seen["bad_count"] == ["HeaderError", "X-Count is 'three', not an integer"]
-    assert seen["bad_ratio"] == ["HeaderError", "X-Ratio is 'half', not a number"]
-    assert seen["bad_flag"] == ["HeaderError", "X-Flag is 'yes', not true or false"]
-    assert seen["bad_mode"] == [
-        "HeaderError",
-        "X-Mode is 'medium', not one of ('fast', 'slow')",
+    assert seen["bad_count"] == [
+        ["HeaderError", f"X-Count is {value!r}, not an integer"]
+        for value in ("three", "+7", " 7", "1_0")
     ]
+    assert seen["bad_ratio"] == [
+        ["HeaderError", f"X-Ratio is {value!r}, not a number"] for value in ("half", "nan", "inf")
+    ]
+    assert seen["bad_flag"] == ["HeaderError", "X-Flag is 'yes', not true or false"]
+    assert seen["bad_mode"] == ["HeaderError", "X-Mode is 'medium', not one of ('fast', 'slow')"]
+    assert seen["bad_level"] == ["HeaderError", "X-Level is 3, not one of (1, 2)"]
+    assert seen["bad_const"] == ["HeaderError", "X-Const is 'no', not one of ('yes',)"]
     assert seen["status"] == ["HeaderError", "the response is a 404, not a 200"]
+    assert list(seen["annotations"]) == FIELDS
     assert seen["annotations"] == {
-        "x_count": "int",
+        "x_count": "<class 'int'>",
         "x_ratio": "float | None",
         "x_flag": "bool | None",
-        "x_mode": "Literal['fast', 'slow']",
+        "x_mode": "typing.Literal['fast', 'slow']",
+        "x_level": "typing.Optional[typing.Literal[1, 2]]",
+        "x_const": "typing.Optional[typing.Literal['yes']]",
         "x_note": "str | None",
+        "x_size": "int | None",
+        "x_count_9": "str | None",
+        "from_response_10": "str | None",
+        "x_shared": "str | None",
     }
-    # A response that declares no headers gets no class.
-    assert seen["no_404_class"] is True
+    # Only a fixed status that declares headers gets a class: not 404 (none), 4XX or default.
+    assert seen["classes"] == ["Cast200Headers"]
+    # The module's own names shadow no operation: ``cast`` is the endpoint module.
+    assert seen["operation"] == ["headers_client.api.things.cast", True]
 
 
 def test_the_module_prints_the_directory_it_names() -> None:

@@ -311,6 +311,8 @@ try:
     RunTextStatistics201Headers.from_response(refused)
 except HeaderError as error:
     seen["not_201"] = str(error)
+else:
+    seen["not_201"] = "read as a 201"
 
 huge = run_text_statistics.sync_detailed(client=client, body=text_body("x" * 3_000_000))
 seen["413"] = parsed(huge, Error, 413).error.code.value

@@ -266,14 +266,30 @@ def test_both_key_schemes_are_declared_and_either_is_enough(document: dict[str, 
 
 
 def test_every_response_declares_the_headers_it_sends(document: dict[str, Any]) -> None:
-    expected = {"401": "WWW-Authenticate", "405": "Allow", "429": "Retry-After"}
+    """Each header is declared where it is sent, and ``required`` where it is always sent (all
+    but ``Idempotent-Replayed``, which only a replay has); schemathesis checks the live API
+    against these declarations (``test_contract.py``)."""
+    expected = {
+        "401": "WWW-Authenticate",
+        "405": "Allow",
+        "429": "Retry-After",
+        "503": "Retry-After",
+    }
+    seen = set()
     for name, operation in operations(document):
         for status, response in operation["responses"].items():
-            assert "Cache-Control" in response["headers"], (name, status)
+            headers = response["headers"]
+            assert "Cache-Control" in headers, (name, status)
             if status in expected:
-                assert expected[status] in response["headers"], (name, status)
+                assert expected[status] in headers, (name, status)
             if status in ("201", "202"):
-                assert {"Location", "Idempotent-Replayed"} <= set(response["headers"]), name
+                assert {"Location", "Idempotent-Replayed"} <= set(headers), name
+            for header, declared in headers.items():
+                assert declared["required"] is (header != "Idempotent-Replayed"), (name, header)
+                seen.add(header)
+            if "Retry-After" in headers:
+                assert headers["Retry-After"]["schema"]["type"] == "integer", name
+    assert seen == {*expected.values(), "Cache-Control", "Location", "Idempotent-Replayed"}
 
 
 def test_every_request_success_and_error_has_an_example_its_schema_accepts(

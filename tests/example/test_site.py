@@ -53,7 +53,7 @@ MAIN_PAGES = {
         ("/users/billing/", "billing", True),
         ("/users/settings/", "settings", False),
         ("/pricing/", "pricing", False),
-        ("/api/docs/", "api-docs", False),
+        ("/api/docs/", "api-docs", True),
         ("/dashboard/", "forbidden", False),
     ],
     "staff": [
@@ -213,8 +213,9 @@ def test_every_link_answers_and_no_page_is_wider_than_a_phone(
 def test_the_api_documentation_tables_fit_a_phone(
     language: str, browser: Browser, demo_server: DemoServer
 ) -> None:
-    """At 390 px the tables of parameters and service inputs become one card per row, so no
-    table of the API's documentation is wider than its box (only the curl lines scroll)."""
+    """At 390 px the tables of parameters, service inputs and error codes become one card per
+    row, so no table of the API's documentation is wider than its box (only the curl lines
+    scroll)."""
     context = browser.new_context(
         viewport={"width": PHONE, "height": 900}, extra_http_headers={"Accept-Language": language}
     )

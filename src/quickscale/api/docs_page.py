@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 
 from quickscale.api.components import ERRORS
 from quickscale.api.schema import Schema, example
@@ -136,34 +137,38 @@ def markup(text: str, *, inline: bool = False) -> SafeString:
 
 
 def _type_name(schema: Schema) -> str:
+    """The JSON type of ``schema`` in words: the type names stay JSON's, the words are
+    translated."""
     if "enum" in schema:
-        return "one of " + ", ".join(json.dumps(value) for value in schema["enum"])
+        values = ", ".join(json.dumps(value) for value in schema["enum"])
+        return gettext("one of %(values)s") % {"values": values}
     kind = schema.get("type", "any")
     if isinstance(kind, list):
-        kind = " or ".join(kind)
+        kind = gettext(" or ").join(kind)
     if schema.get("format"):
         kind = f"{kind} ({schema['format']})"
     if kind == "array" and "items" in schema:
-        kind = "list of " + _type_name(schema["items"])
+        return gettext("list of %(kind)s") % {"kind": _type_name(schema["items"])}
     return str(kind)
 
 
 def _constraints(schema: Schema) -> str:
-    words = {
-        "minLength": "at least {} characters",
-        "maxLength": "at most {} characters",
-        "minimum": "at least {}",
-        "maximum": "at most {}",
-    }
+    """The bounds of ``schema`` in words."""
     shown = []
-    for key, text in words.items():
+    for key in ("minLength", "maxLength", "minimum", "maximum"):
         value = schema.get(key)
         # The bounds of any float (a FloatField's) say nothing a reader needs.
         if value is None or (isinstance(value, float) and abs(value) >= sys.float_info.max):
             continue
-        if value == 1 and key.endswith("Length"):
-            text = text.removesuffix("s")
-        shown.append(text.format(value))
+        if key == "minLength":
+            text = ngettext("at least %(count)s character", "at least %(count)s characters", value)
+        elif key == "maxLength":
+            text = ngettext("at most %(count)s character", "at most %(count)s characters", value)
+        elif key == "minimum":
+            text = gettext("at least %(count)s")
+        else:
+            text = gettext("at most %(count)s")
+        shown.append(text % {"count": value})
     return ", ".join(shown)
 
 
