@@ -48,3 +48,17 @@ def generate_client(workdir: Path, package: str, *source: str) -> Path:
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     return workdir / package
+
+
+def type_check(workdir: Path, *paths: str) -> subprocess.CompletedProcess[str]:
+    """``mypy --strict`` on ``paths`` (relative to ``workdir``, where the generated packages
+    are) and on all they import from there: the generated code is checked too."""
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *paths],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PYTHONPATH": str(workdir), "MYPYPATH": str(workdir), "PATH": str(BIN)},
+    )

@@ -16,8 +16,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from quickscale.api import client_templates
-from tests.api.generated_client import generate_client, needs_generator
+from tests.api.generated_client import generate_client, needs_generator, type_check
 
 HEADERS = {
     "X-Count": {"required": True, "schema": {"type": "integer"}},
@@ -31,6 +33,9 @@ HEADERS = {
     "x_count": {"schema": {"type": "string"}},
     "From-Response": {"schema": {"type": "string"}},
     "X-Shared": {"$ref": "#/components/headers/Shared"},
+    "X-Tone": {"schema": {"enum": ["low", None]}},
+    "X-Count-14": {"schema": {"type": "string"}},
+    "x.count": {"schema": {"type": "string"}},
 }
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -63,6 +68,9 @@ FIELDS = [
     "x_count_9",
     "from_response_10",
     "x_shared",
+    "x_tone",
+    "x_count_14",
+    "x_count_14_2",
 ]
 
 SCRIPT = """
@@ -94,13 +102,17 @@ print(json.dumps({
     "all": read(**{
         "X-Count": "3", "X-Ratio": "-0.5e1", "X-Flag": "true", "X-Mode": "slow", "X-Level": "2",
         "X-Const": "yes", "X-Note": "hi", "X-Size": "-7", "x_count": "text",
-        "From-Response": "here", "X-Shared": "text, as a $ref is",
+        "From-Response": "here", "X-Shared": "text, as a $ref is", "X-Tone": "low",
+        "X-Count-14": "fourteen", "x.count": "dotted",
     }),
     "least": read_exactly(200, {"x-count": "0", "x-mode": "fast"}),
     "false": read(**{"X-Flag": "false"}),
     "no_count": read(**{"X-Count": None}),
     "bad_count": [read(**{"X-Count": value}) for value in ("three", "+7", " 7", "1_0")],
+    "long_count": read(**{"X-Count": "9" * 5000}),
     "bad_ratio": [read(**{"X-Ratio": value}) for value in ("half", "nan", "inf")],
+    "huge_ratio": read(**{"X-Ratio": "1e400"}),
+    "bad_tone": read(**{"X-Tone": "null"}),
     "bad_flag": read(**{"X-Flag": "yes"}),
     "bad_mode": read(**{"X-Mode": "medium"}),
     "bad_level": read(**{"X-Level": "3"}),
@@ -113,19 +125,60 @@ print(json.dumps({
 """
 
 
+#: What mypy must infer for the headers; the last line is wrong on purpose (mypy must say so).
+TYPES = """
+from typing import Literal, assert_type
+
+from headers_client.api.things import Cast200Headers
+
+def check(headers: Cast200Headers) -> None:
+    assert_type(headers.x_count, int)
+    assert_type(headers.x_ratio, float | None)
+    assert_type(headers.x_flag, bool | None)
+    assert_type(headers.x_mode, Literal["fast", "slow"])
+    assert_type(headers.x_level, Literal[1, 2] | None)
+    assert_type(headers.x_const, Literal["yes"] | None)
+    assert_type(headers.x_size, int | None)
+    assert_type(headers.x_tone, Literal["low"] | None)
+    assert_type(headers.x_shared, str | None)
+    assert_type(headers.x_count_14_2, str | None)
+    assert_type(headers.x_count, str)  # wrong
+"""
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory with ``headers_client``, generated from ``DOCUMENT``."""
+    workdir = tmp_path_factory.mktemp("headers")
+    (workdir / "document.json").write_text(json.dumps(DOCUMENT))
+    generate_client(workdir, "headers_client", "--path", "document.json")
+    return workdir
+
+
 @needs_generator
-def test_each_header_kind_is_typed_read_and_checked(tmp_path: Path) -> None:
-    (tmp_path / "document.json").write_text(json.dumps(DOCUMENT))
-    generate_client(tmp_path, "headers_client", "--path", "document.json")
-    (tmp_path / "use.py").write_text(textwrap.dedent(SCRIPT) % {"fields": FIELDS})
+def test_strict_mypy_accepts_the_generated_headers_and_infers_their_types(client: Path) -> None:
+    source = textwrap.dedent(TYPES)
+    (client / "types_check.py").write_text(source)
+    wrong = source.splitlines().index("    assert_type(headers.x_count, str)  # wrong") + 1
+    typed = type_check(client, "headers_client", "types_check.py")
+    errors = [line for line in typed.stdout.splitlines() if ": error:" in line]
+    # One error, on the line that is wrong on purpose; none in the generated client.
+    assert len(errors) == 1, typed.stdout + typed.stderr
+    expected = f'types_check.py:{wrong}: error: Expression is of type "int", not "str"'
+    assert errors[0].startswith(expected)
+
+
+@needs_generator
+def test_each_header_kind_is_typed_read_and_checked(client: Path) -> None:
+    (client / "use.py").write_text(textwrap.dedent(SCRIPT) % {"fields": FIELDS})
     ran = subprocess.run(
         [sys.executable, "use.py"],
-        cwd=tmp_path,
+        cwd=client,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env={"PYTHONPATH": str(tmp_path)},
+        env={"PYTHONPATH": str(client)},
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     seen = json.loads(ran.stdout)
@@ -142,6 +195,9 @@ def test_each_header_kind_is_typed_read_and_checked(tmp_path: Path) -> None:
         "x_count_9": "text",
         "from_response_10": "here",
         "x_shared": "text, as a $ref is",
+        "x_tone": "low",
+        "x_count_14": "fourteen",
+        "x_count_14_2": "dotted",
     }
     # Header names are case-insensitive; optional headers that are absent are None.
     assert seen["least"] == {"x_count": 0, "x_mode": "fast"}
@@ -151,9 +207,12 @@ def test_each_header_kind_is_typed_read_and_checked(tmp_path: Path) -> None:
         ["HeaderError", f"X-Count is {value!r}, not an integer"]
         for value in ("three", "+7", " 7", "1_0")
     ]
+    assert seen["long_count"] == ["HeaderError", "X-Count has 5000 characters, too long an integer"]
     assert seen["bad_ratio"] == [
         ["HeaderError", f"X-Ratio is {value!r}, not a number"] for value in ("half", "nan", "inf")
     ]
+    assert seen["huge_ratio"] == ["HeaderError", "X-Ratio is '1e400', too large a number"]
+    assert seen["bad_tone"] == ["HeaderError", "X-Tone is 'null', not one of ('low',)"]
     assert seen["bad_flag"] == ["HeaderError", "X-Flag is 'yes', not true or false"]
     assert seen["bad_mode"] == ["HeaderError", "X-Mode is 'medium', not one of ('fast', 'slow')"]
     assert seen["bad_level"] == ["HeaderError", "X-Level is 3, not one of (1, 2)"]
@@ -172,6 +231,9 @@ def test_each_header_kind_is_typed_read_and_checked(tmp_path: Path) -> None:
         "x_count_9": "str | None",
         "from_response_10": "str | None",
         "x_shared": "str | None",
+        "x_tone": "typing.Optional[typing.Literal['low']]",
+        "x_count_14": "str | None",
+        "x_count_14_2": "str | None",
     }
     # Only a fixed status that declares headers gets a class: not 404 (none), 4XX or default.
     assert seen["classes"] == ["Cast200Headers"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from quickscale.apikeys.scopes import SCOPES
-from tests.api.generated_client import generate_client, needs_generator
+from tests.api.generated_client import generate_client, needs_generator, type_check
 from tests.example.conftest import (
     Commands,
     example_database_url,
@@ -342,24 +342,8 @@ def test_generated_client_calls_every_operation(live_api: LiveAPI, tmp_path: Pat
     script = tmp_path / "use_client.py"
     script.write_text(textwrap.dedent(CLIENT_SCRIPT))
     # The headers are typed: mypy, strict, accepts the script's use of them and its assert_type
-    # calls (which fail on any other type, Any included).
-    typed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--follow-imports=silent",
-            "--no-incremental",
-            str(script),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"PYTHONPATH": str(tmp_path), "MYPYPATH": str(tmp_path), "PATH": str(BIN)},
-    )
+    # calls (which fail on any other type, Any included), and the generated client itself.
+    typed = type_check(tmp_path, script.name)
     assert typed.returncode == 0, typed.stdout + typed.stderr
     ran = subprocess.run(
         [sys.executable, str(script), live_api.url, live_api.client_token, live_api.poor_token],

@@ -1,6 +1,6 @@
 """The whole example site as a visitor, a customer and a staff member see it after ``manage.py
-demo``: every link answers, no page is wider than a phone, nothing comes from another host, the
-main pages pass axe-core, and each is photographed at 1280 and 390 px for people to look at.
+demo``: every link answers, no page is wider than a phone, nothing comes from another host, and
+the main pages pass axe-core and are photographed for people to look at, at 1280 and 390 px.
 
 The customer and the staff member are the demo's own, whose log-ins the demo prints, so every
 table and chart has data. Screenshots go to ``screenshots/`` at the top of the repository
@@ -231,6 +231,7 @@ def test_the_api_documentation_tables_fit_a_phone(
     assert [(caption, wide) for caption, wide, box in widths if wide > box] == []
 
 
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
 @pytest.mark.parametrize(
     ("role_name", "path", "name"),
     [(role, path, name) for role, pages in MAIN_PAGES.items() for path, name, axe in pages if axe],
@@ -239,12 +240,13 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     role_name: str,
     path: str,
     name: str,
+    width: int,
     roles: dict[str, Role],
     as_role: object,
     demo_server: DemoServer,
     axe_script: Path,
 ) -> None:
-    page = as_role(roles[role_name], DESKTOP)  # type: ignore[operator]
+    page = as_role(roles[role_name], width)  # type: ignore[operator]
     page.goto(demo_server.address(path))
     page.add_script_tag(path=str(axe_script))
 
